@@ -1,0 +1,79 @@
+/* pm_config_t: a loaded and validated pilemix config (DESIGN 1.2).
+ *
+ * pm_config_load() parses the JSON with jansson, rejects unknown keys (with a
+ * did-you-mean), wrong types, missing required keys and out-of-range values,
+ * naming the key path (e.g. "components[2].epochs"). JSON syntax errors carry
+ * line and column. ${VAR} in paths and directories expands from the
+ * environment (never runs anything; an unset variable is an error);
+ * relative paths are made relative to the config file's directory.
+ *
+ * The canonical form is the config with defaults filled in, keys sorted,
+ * compact, *without* the operational keys that cannot change output bytes
+ * (run.work_dir, run.mem_per_rank) and with paths as written (before ${VAR}
+ * expansion, so moving the data does not change the hash). Its XXH3-64 is the
+ * config hash recorded in the manifest and checked on resume.
+ *
+ * The config owns every string in it; pm_config_close() frees them all. */
+#ifndef PILEMIX_CONFIG_H
+#define PILEMIX_CONFIG_H
+
+#include "pilemix/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { PM_ON_BAD_FAIL = 0, PM_ON_BAD_SKIP = 1 } pm_on_bad_t;
+
+typedef struct pm_component_cfg {
+    char *name;          /* unique; refused if it has '/', control chars, or is "." / ".." / "" */
+    char **paths;        /* expanded: ${VAR} substituted, relative-to-config resolved */
+    char **raw_paths;    /* as written in the config */
+    size_t n_paths;      /* >= 1 */
+    double epochs;       /* > 0, <= PM_MAX_EPOCHS */
+} pm_component_cfg_t;
+
+#define PM_MAX_EPOCHS 1000.0
+
+typedef struct pm_config {
+    char *path;          /* the config file as given */
+    char *name;          /* required */
+    uint64_t seed;       /* default 0; JSON integer >= 0 */
+    pm_component_cfg_t *components;
+    size_t n_components; /* >= 1 */
+
+    /* "output" */
+    char *out_dir;          /* required; resolved */
+    uint32_t train_shards;  /* default 30; 1..100000 */
+    double val_fraction;    /* default 0.0; [0,1) */
+    double test_fraction;   /* default 0.0; [0,1), val+test < 1 */
+    int zstd_level;         /* default 3; 1..19 */
+    bool keep_meta;         /* default true */
+
+    /* "run" (command-line flags override these) */
+    char *work_dir;            /* default out_dir + ".work"; resolved */
+    uint64_t mem_per_rank;     /* default 2 GiB; size string or integer; >= 16 MiB */
+    pm_on_bad_t on_bad_record; /* default fail */
+    uint64_t max_bad_records;  /* default 1000; the job fails past this many (per job) */
+    uint64_t max_record_bytes; /* default 64 MiB; a longer line is a bad record */
+
+    char *canonical_json;   /* see above */
+    uint64_t canonical_hash; /* XXH3-64 of canonical_json */
+} pm_config_t;
+
+/* Load path. On failure returns PM_ECONFIG (or PM_EIO when the file cannot be
+ * read, PM_ENOMEM) and fills err; cfg is then left closed (nothing to free). */
+int pm_config_load(pm_config_t *cfg, const char *path, pm_error_t *err);
+
+/* Same from a string; origin_path names the file in messages and gives the
+ * directory relative paths are resolved against. */
+int pm_config_load_string(pm_config_t *cfg, const char *json, const char *origin_path,
+                          pm_error_t *err);
+
+void pm_config_close(pm_config_t *cfg); /* accepts a zeroed or closed cfg */
+
+/* "512M", "2GiB", "64k", "1T", "12345" (bytes). K/M/G/T and KiB.. are powers
+ * of 1024; KB/MB/GB/TB are powers of 1000. Case-insensitive. 0 or garbage or
+ * overflow -> PM_ECONFIG with no err (callers name the key). */
+int pm_size_parse(const char *s, uint64_t *out);
+
+#endif
