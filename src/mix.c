@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 static uint64_t purpose_seed(uint64_t seed, const char *tag)
