@@ -1,0 +1,48 @@
+/* Helpers shared by the unit suites: a scratch directory per test. */
+#ifndef PM_TEST_UTIL_H
+#define PM_TEST_UTIL_H
+
+#include "pilemix/fsutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* mkdtemp under $PM_TEST_TMP (or /tmp); the caller frees and removes it. */
+static inline char *pm_test_tmpdir(void)
+{
+    const char *base = getenv("PM_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    pm_mkdir_p(base, NULL);
+    char *dir = malloc(strlen(base) + 32);
+    sprintf(dir, "%s/pmtest.XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+static inline void pm_test_rmdir(char *dir)
+{
+    pm_remove_tree(dir, NULL);
+    free(dir);
+}
+
+/* splitmix64: the suites' PRNG; seeds are printed so failures reproduce. */
+static inline uint64_t pm_test_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t pm_test_seed(void)
+{
+    const char *s = getenv("PM_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 10) : 20261126u;
+    fprintf(stderr, "test seed: %llu (set PM_TEST_SEED to repeat)\n", (unsigned long long)seed);
+    return seed;
+}
+
+#endif
