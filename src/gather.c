@@ -1,2 +1,190 @@
-/* placeholder: being written */
-typedef int pm_placeholder_t;
+#include "pilemix/gather.h"
+
+#include "pilemix/fault.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SORT_ENTRY_BYTES 16u
+
+typedef struct sort_entry {
+    uint64_t key;
+    uint64_t off; /* record position in the arena */
+} sort_entry_t;
+
+typedef struct pass_ctx {
+    const pm_job_t *job;
+    pm_buf_t arena;
+    sort_entry_t *entries;
+    size_t n, cap;
+    bool holdout;
+    pm_error_t *err;
+} pass_ctx_t;
+
+static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, const char *meta)
+{
+    pass_ctx_t *c = vctx;
+    if (rec->file >= c->job->plan->n_files)
+        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u", rec->file);
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        sort_entry_t *e = realloc(c->entries, cap * sizeof *e);
+        if (!e)
+            return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
+        c->entries = e;
+        c->cap = cap;
+    }
+    c->entries[c->n++] = (sort_entry_t){rec->key, c->arena.len};
+    if (pm_buf_append(&c->arena, rec, PM_SPILL_REC_HEADER) < 0 ||
+        pm_buf_append(&c->arena, text, rec->text_len) < 0 ||
+        pm_buf_append(&c->arena, meta, rec->meta_len) < 0)
+        return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
+    return 0;
+}
+
+static const pm_spill_rec_t *rec_at(const pass_ctx_t *c, uint64_t off, pm_spill_rec_t *tmp)
+{
+    memcpy(tmp, c->arena.data + off, sizeof *tmp); /* the arena is not aligned */
+    return tmp;
+}
+
+static int cmp_identity(const pm_job_t *job, const pm_spill_rec_t *a, const pm_spill_rec_t *b)
+{
+    if (a->file != b->file) {
+        int r = strcmp(pm_job_file_component(job, a->file), pm_job_file_component(job, b->file));
+        if (r)
+            return r;
+        r = strcmp(job->plan->files[a->file].relpath, job->plan->files[b->file].relpath);
+        if (r)
+            return r;
+    }
+    if (a->offset != b->offset)
+        return a->offset < b->offset ? -1 : 1;
+    if (a->copy != b->copy)
+        return a->copy < b->copy ? -1 : 1;
+    return 0;
+}
+
+static int cmp_text(const pass_ctx_t *c, uint64_t off_a, const pm_spill_rec_t *a, uint64_t off_b,
+                    const pm_spill_rec_t *b)
+{
+    size_t n = a->text_len < b->text_len ? a->text_len : b->text_len;
+    int r = memcmp(c->arena.data + off_a + PM_SPILL_REC_HEADER,
+                   c->arena.data + off_b + PM_SPILL_REC_HEADER, n);
+    if (r)
+        return r;
+    return a->text_len < b->text_len ? -1 : a->text_len > b->text_len;
+}
+
+static int cmp_entries(const void *pa, const void *pb, void *vctx)
+{
+    const sort_entry_t *ea = pa, *eb = pb;
+    if (ea->key != eb->key)
+        return ea->key < eb->key ? -1 : 1;
+    /* Equal keys: rare for train (a 64-bit collision), the rule for holdout
+     * duplicates. Fall back to the full order. */
+    const pass_ctx_t *c = vctx;
+    pm_spill_rec_t a, b;
+    rec_at(c, ea->off, &a);
+    rec_at(c, eb->off, &b);
+    if (c->holdout) {
+        int r = cmp_text(c, ea->off, &a, eb->off, &b);
+        if (r)
+            return r;
+    }
+    return cmp_identity(c->job, &a, &b);
+}
+
+static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, pm_error_t *err)
+{
+    qsort_r(c->entries, c->n, sizeof *c->entries, cmp_entries, c);
+    const pm_job_t *job = c->job;
+    for (size_t i = 0; i < c->n; i++) {
+        pm_spill_rec_t r;
+        uint64_t off = c->entries[i].off;
+        rec_at(c, off, &r);
+        uint32_t comp = job->plan->files[r.file].component;
+        if (c->holdout && i > 0 && c->entries[i - 1].key == c->entries[i].key) {
+            pm_spill_rec_t prev;
+            rec_at(c, c->entries[i - 1].off, &prev);
+            if (cmp_text(c, c->entries[i - 1].off, &prev, off, &r) == 0) {
+                out->comp_dups[comp]++;
+                continue;
+            }
+        }
+        const char *text = c->arena.data + off + PM_SPILL_REC_HEADER;
+        PM_TRY(pm_shard_writer_add(w, job->cfg->components[comp].name, text, r.text_len,
+                                   text + r.text_len, r.meta_len, err));
+        out->comp_docs[comp]++;
+    }
+    return 0;
+}
+
+int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,
+                   void *poll_ctx, pm_error_t *err)
+{
+    const pm_job_t *job = in->job;
+    uint32_t first, count, base;
+    uint64_t mult;
+    pm_layout_file_buckets(&job->layout, file, &first, &count, &mult, &base);
+    pass_ctx_t c = {.job = job, .holdout = file >= job->layout.train_shards, .err = err};
+    pm_buf_t path, name;
+    pm_buf_init(&path);
+    pm_buf_init(&name);
+    pm_shard_writer_t *w = NULL;
+    int rc = pm_job_output_name(job, file, &name);
+    rc = rc ? rc : pm_buf_printf(&path, "%s/%s", job->cfg->out_dir, name.data);
+    if (rc < 0) {
+        pm_error_set(err, rc, NULL, 0, "out of memory");
+        goto done;
+    }
+    rc = pm_shard_writer_open(&w, path.data, job->cfg->zstd_level, in->zstd_workers, err);
+    if (rc < 0)
+        goto done;
+    for (uint32_t b = first; b < first + count && rc == 0; b++) {
+        uint64_t lo, hi;
+        pm_layout_bucket_keys(&job->layout, b, &lo, &hi);
+        uint64_t need = in->bucket_bytes[b] + in->bucket_records[b] * SORT_ENTRY_BYTES;
+        uint64_t passes = need / (in->budget_bytes ? in->budget_bytes : 1) + 1;
+        /* Sub-ranges of [lo, hi]; keys are uniform, so equal widths give
+         * passes of about equal size. */
+        uint64_t span = hi - lo; /* inclusive range has span + 1 keys */
+        uint64_t step = passes == 1 ? 0 : span / passes + 1;
+        for (uint64_t p = 0; p < passes && rc == 0; p++) {
+            uint64_t sub_lo = lo, sub_hi = hi;
+            if (passes > 1) {
+                if (p * step > span)
+                    break;
+                sub_lo = lo + p * step;
+                sub_hi = (hi - sub_lo < step - 1) ? hi : sub_lo + step - 1;
+            }
+            c.n = 0;
+            pm_buf_reset(&c.arena);
+            for (size_t s = 0; s < in->n_spills && rc == 0; s++)
+                if (in->spills[s])
+                    rc = pm_spill_reader_visit(in->spills[s], b, sub_lo, sub_hi, collect, &c, err);
+            if (rc == 0)
+                rc = write_pass(&c, w, out, err);
+            if (rc == 0 && poll)
+                rc = poll(poll_ctx, 0);
+            out->passes++;
+            pm_fault_hit("gather-pass");
+            /* Give memory back between passes so a big bucket does not pin
+             * its arena for the rest of the file. */
+            if (c.arena.cap > (in->budget_bytes ? in->budget_bytes : 0)) {
+                pm_buf_free(&c.arena);
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = pm_shard_writer_finish(w, &out->result, err);
+        w = NULL;
+    }
+done:
+    pm_shard_writer_abort(w);
+    pm_buf_free(&c.arena);
+    free(c.entries);
+    pm_buf_free(&path);
+    pm_buf_free(&name);
+    return rc;
+}

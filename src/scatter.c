@@ -1,2 +1,225 @@
-/* placeholder: being written */
-typedef int pm_placeholder_t;
+#include "pilemix/scatter.h"
+
+#include "pilemix/fault.h"
+#include "pilemix/fsutil.h"
+#include "pilemix/reader.h"
+#include "pilemix/spill.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_EVERY 4096u
+#define REJECT_RAW_MAX 4096u
+
+typedef struct task_ctx {
+    const pm_job_t *job;
+    uint32_t task;
+    const pm_input_file_t *file;
+    const char *component;
+    pm_task_stats_t *stats;
+    pm_spill_writer_t *spill;
+    int rejects_fd;
+    pm_buf_t rejects_path, rejects_temp, line_out;
+} task_ctx_t;
+
+static bool is_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    return true;
+}
+
+static int write_reject(task_ctx_t *t, const pm_line_t *line, int status, const char *detail,
+                        size_t column, pm_error_t *err)
+{
+    if (t->rejects_fd < 0) {
+        PM_TRY(pm_job_rejects_path(t->job, t->task, &t->rejects_path));
+        PM_TRY(pm_temp_path(&t->rejects_temp, t->rejects_path.data));
+        t->rejects_fd = pm_temp_create(t->rejects_temp.data, err);
+        if (t->rejects_fd < 0)
+            return t->rejects_fd;
+    }
+    pm_buf_t *b = &t->line_out;
+    pm_buf_reset(b);
+    size_t raw = line->len < REJECT_RAW_MAX ? line->len : REJECT_RAW_MAX;
+    int rc = pm_buf_append_str(b, "{\"component\": ");
+    rc = rc ? rc : pm_json_escape(b, t->component, strlen(t->component));
+    rc = rc ? rc : pm_buf_append_str(b, ", \"file\": ");
+    rc = rc ? rc : pm_json_escape_lossy(b, t->file->relpath, strlen(t->file->relpath));
+    rc = rc ? rc : pm_buf_printf(b, ", \"line\": %llu, \"offset\": %llu, \"column\": %llu, \"reason\": \"%s\", \"detail\": ",
+                                 (unsigned long long)line->lineno, (unsigned long long)line->offset,
+                                 (unsigned long long)column, pm_record_status_name(status));
+    rc = rc ? rc : pm_json_escape_lossy(b, detail, strlen(detail));
+    rc = rc ? rc : pm_buf_printf(b, ", \"bytes\": %llu, \"raw\": ", (unsigned long long)line->full_len);
+    rc = rc ? rc : pm_json_escape_lossy(b, line->data, raw);
+    rc = rc ? rc : pm_buf_append_str(b, "}\n");
+    if (rc < 0)
+        return pm_error_set(err, rc, t->rejects_temp.data, 0, "out of memory");
+    return pm_write_all(t->rejects_fd, b->data, b->len, t->rejects_temp.data, err);
+}
+
+/* A bad record: fail, or count it and keep its line in the rejects file. */
+static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const char *detail,
+                      size_t column, pm_error_t *err)
+{
+    const pm_config_t *cfg = t->job->cfg;
+    if (cfg->on_bad_record == PM_ON_BAD_FAIL) {
+        pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
+                     "bad record (%s): %s (set run.on_bad_record to \"skip\" to skip bad records)",
+                     pm_record_status_name(status), detail);
+        if (err)
+            err->column = column;
+        return PM_EDATA;
+    }
+    t->stats->rejected[status]++;
+    t->stats->rejected_total++;
+    if (t->stats->rejected_total > cfg->max_bad_records)
+        return pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
+                            "more than %llu bad records (run.max_bad_records); last: %s: %s",
+                            (unsigned long long)cfg->max_bad_records,
+                            pm_record_status_name(status), detail);
+    return write_reject(t, line, status, detail, column, err);
+}
+
+static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm_error_t *err)
+{
+    const pm_job_t *job = t->job;
+    pm_task_stats_t *st = t->stats;
+    size_t text_len = rec->text.len;
+    pm_split_t split = pm_mix_split(&job->mix, rec->text.data, text_len);
+    pm_spill_rec_t sr = {0, line->offset, t->task, 0, (uint32_t)text_len,
+                         job->cfg->keep_meta ? (uint32_t)rec->meta.len : 0};
+    const char *meta = rec->meta.data ? rec->meta.data : "";
+    st->split_docs[split]++;
+    st->split_text_bytes[split] += text_len;
+    st->text_bytes += text_len;
+    if (split != PM_SPLIT_TRAIN) {
+        sr.key = pm_mix_holdout_key(&job->mix, rec->text.data, text_len);
+        return pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, split, sr.key), &sr,
+                                   rec->text.data, meta, err);
+    }
+    uint64_t fh = job->file_hash[t->task];
+    uint32_t copies = pm_mix_copies(&job->mix, fh, line->offset,
+                                    job->cfg->components[t->file->component].epochs);
+    if (copies == 0)
+        st->train_zero_copies++;
+    for (uint32_t c = 0; c < copies; c++) {
+        sr.copy = c;
+        sr.key = pm_mix_train_key(&job->mix, fh, line->offset, c);
+        PM_TRY(pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, PM_SPLIT_TRAIN, sr.key),
+                                   &sr, rec->text.data, meta, err));
+    }
+    st->train_copies += copies;
+    st->train_copy_bytes += (uint64_t)copies * text_len;
+    return 0;
+}
+
+static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, void *poll_ctx,
+                         pm_error_t *err)
+{
+    pm_record_t rec;
+    pm_record_init(&rec);
+    pm_line_t line;
+    pm_task_stats_t *st = t->stats;
+    int rc;
+    uint32_t since_poll = 0;
+    while ((rc = pm_reader_next(reader, &line, err)) > 0) {
+        st->lines++;
+        pm_fault_hit("scatter-record");
+        if (poll && ++since_poll >= POLL_EVERY) {
+            since_poll = 0;
+            if ((rc = poll(poll_ctx, pm_reader_bytes_in(reader))) < 0)
+                break;
+        }
+        const char *data = line.data;
+        size_t len = line.len;
+        if (line.offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+            data += 3; /* a BOM is not part of the first record */
+            len -= 3;
+        }
+        if (!line.too_long && is_blank(data, len)) {
+            st->blank_lines++;
+            continue;
+        }
+        st->docs++;
+        if (line.too_long) {
+            char detail[96];
+            snprintf(detail, sizeof detail, "line of %llu bytes exceeds run.max_record_bytes (%llu)",
+                     (unsigned long long)line.full_len,
+                     (unsigned long long)t->job->cfg->max_record_bytes);
+            if ((rc = handle_bad(t, &line, PM_REC_TOO_LONG, detail, 0, err)) < 0)
+                break;
+            continue;
+        }
+        int status = pm_record_parse(&rec, data, len);
+        if (status < 0) {
+            rc = pm_error_set(err, status, t->file->path, line.lineno, "out of memory");
+            break;
+        }
+        if (status != PM_REC_OK) {
+            size_t col = rec.error_column ? rec.error_column + (size_t)(data - line.data) : 0;
+            if ((rc = handle_bad(t, &line, status, rec.error_msg, col, err)) < 0)
+                break;
+            continue;
+        }
+        if (rec.text.len == 0) {
+            st->empty_docs++;
+            continue;
+        }
+        if ((rc = emit(t, &line, &rec, err)) < 0)
+            break;
+    }
+    pm_record_free(&rec);
+    return rc;
+}
+
+int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
+                    pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
+{
+    memset(stats, 0, sizeof *stats);
+    const pm_input_file_t *file = &job->plan->files[task];
+    task_ctx_t t = {.job = job, .task = task, .file = file, .stats = stats, .rejects_fd = -1};
+    t.component = pm_job_file_component(job, task);
+    stats->bytes_in = file->size;
+    pm_buf_t spill_path;
+    pm_buf_init(&spill_path);
+    pm_reader_t *reader = NULL;
+    int rc = pm_job_spill_path(job, task, &spill_path);
+    if (rc < 0) {
+        pm_error_set(err, rc, NULL, 0, "out of memory");
+        goto done;
+    }
+    rc = pm_reader_open(&reader, file->path, file->path, file->format,
+                        (size_t)job->cfg->max_record_bytes, err);
+    if (rc < 0)
+        goto done;
+    rc = pm_spill_writer_open(&t.spill, spill_path.data, pm_layout_total_buckets(&job->layout),
+                              (size_t)arena_bytes, err);
+    if (rc < 0)
+        goto done;
+    rc = process_lines(&t, reader, poll, poll_ctx, err);
+    if (rc < 0)
+        goto done;
+    /* Commit: rejects first, then the spill, whose existence marks the task done. */
+    if (t.rejects_fd >= 0) {
+        rc = pm_temp_commit(t.rejects_fd, t.rejects_temp.data, t.rejects_path.data, err);
+        t.rejects_fd = -1;
+        if (rc < 0)
+            goto done;
+    }
+    rc = pm_spill_writer_commit(t.spill, stats, sizeof *stats, err);
+    t.spill = NULL;
+done:
+    if (t.rejects_fd >= 0) {
+        close(t.rejects_fd);
+        unlink(t.rejects_temp.data);
+    }
+    pm_spill_writer_abort(t.spill);
+    pm_reader_close(reader);
+    pm_buf_free(&spill_path);
+    pm_buf_free(&t.rejects_path);
+    pm_buf_free(&t.rejects_temp);
+    pm_buf_free(&t.line_out);
+    return rc;
+}

@@ -1,2 +1,126 @@
-/* placeholder: being written */
-typedef int pm_placeholder_t;
+#include "dispatch.h"
+
+#include "pilemix/error.h"
+
+#include <string.h>
+
+enum { TAG_REQUEST = 101, TAG_ITEM = 102 };
+
+void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,
+                       uint64_t max_rejected)
+{
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    MPI_Comm_rank(comm, &d->rank);
+    MPI_Comm_size(comm, &d->size);
+    d->queue = queue;
+    d->n_queue = n_queue;
+    d->active_workers = d->size - 1;
+    d->max_rejected = max_rejected;
+}
+
+static void account(pm_dispatch_t *d, const pm_item_report_t *r)
+{
+    if (r->status < 0) {
+        if (!d->failed)
+            d->first_failure = r->status;
+        d->failed = true;
+        return;
+    }
+    if (r->item >= 0) {
+        d->items_done++;
+        d->bytes_done += (uint64_t)r->bytes;
+        d->rejected += (uint64_t)r->rejected;
+        if (d->rejected > d->max_rejected && !d->failed) {
+            d->failed = true;
+            d->over_rejected = true;
+            d->first_failure = PM_EDATA;
+        }
+    }
+}
+
+/* Rank 0: the next item to give out, or -1. */
+static int64_t take(pm_dispatch_t *d)
+{
+    if (d->failed || d->next >= d->n_queue)
+        return -1;
+    return d->queue[d->next++];
+}
+
+static void serve_one(pm_dispatch_t *d, int source)
+{
+    pm_item_report_t r;
+    MPI_Recv(&r, 4, MPI_INT64_T, source, TAG_REQUEST, d->comm, MPI_STATUS_IGNORE);
+    account(d, &r);
+    int64_t item = r.status < 0 ? -1 : take(d);
+    MPI_Send(&item, 1, MPI_INT64_T, source, TAG_ITEM, d->comm);
+    if (item < 0)
+        d->active_workers--;
+}
+
+bool pm_dispatch_poll(pm_dispatch_t *d)
+{
+    if (d->rank != 0)
+        return false;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, d->comm, &flag, &st);
+        if (!flag)
+            break;
+        serve_one(d, st.MPI_SOURCE);
+    }
+    return d->failed;
+}
+
+int pm_dispatch_next(pm_dispatch_t *d, const pm_item_report_t *last, uint32_t *item)
+{
+    if (d->rank == 0) {
+        account(d, last);
+        pm_dispatch_poll(d);
+        int64_t it = take(d);
+        if (it < 0)
+            return 0;
+        *item = (uint32_t)it;
+        return 1;
+    }
+    int64_t it;
+    MPI_Send(last, 4, MPI_INT64_T, 0, TAG_REQUEST, d->comm);
+    MPI_Recv(&it, 1, MPI_INT64_T, 0, TAG_ITEM, d->comm, MPI_STATUS_IGNORE);
+    if (it < 0) {
+        d->told_done = true;
+        return 0;
+    }
+    *item = (uint32_t)it;
+    return 1;
+}
+
+int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
+{
+    if (d->rank == 0) {
+        if (my_status < 0 && !d->failed) {
+            d->failed = true;
+            d->first_failure = my_status;
+        }
+        while (d->active_workers > 0) {
+            MPI_Status st;
+            MPI_Probe(MPI_ANY_SOURCE, TAG_REQUEST, d->comm, &st);
+            serve_one(d, st.MPI_SOURCE);
+        }
+        if (d->failed && my_status == 0)
+            my_status = (int)d->first_failure;
+    } else if (!d->told_done) {
+        /* Workers leave their loop only when told "done" or on failure; a
+         * failure is reported here, and rank 0 answers it with "done". */
+        if (my_status == 0)
+            my_status = PM_EINTERNAL;
+        pm_item_report_t r = {my_status, -1, 0, 0};
+        uint32_t item;
+        pm_dispatch_next(d, &r, &item);
+    }
+    /* PM_E* codes are negative: the minimum is the first in the enum order,
+     * which is fine as "some failure"; 0 only when every rank is 0. */
+    int agreed = 0;
+    MPI_Allreduce(&my_status, &agreed, 1, MPI_INT, MPI_MIN, d->comm);
+    return agreed;
+}

@@ -1,0 +1,43 @@
+/* Gather: write one output file from the committed spills of every task.
+ *
+ * For each bucket of the file in key order, the records of that bucket are
+ * read from every spill, sorted, and streamed into the file's shard writer.
+ * Train files sort by (key, component name, identity path, offset, copy);
+ * val and test sort by (key = text hash, text, identity) and write each
+ * distinct text once: the first, i.e. the smallest identity, is kept, the
+ * others are counted as duplicates of their component.
+ *
+ * Memory: a bucket whose records (plus sort entries) exceed budget_bytes is
+ * read in several passes, each over a key sub-range, so no bucket size can
+ * break the budget; the cost is re-reading the bucket's spill ranges. */
+#ifndef PILEMIX_GATHER_H
+#define PILEMIX_GATHER_H
+
+#include "pilemix/job.h"
+#include "pilemix/scatter.h"
+#include "pilemix/shard_writer.h"
+#include "pilemix/spill.h"
+
+typedef struct pm_gather_in {
+    const pm_job_t *job;
+    pm_spill_reader_t *const *spills; /* one per task, NULL for tasks with no spill */
+    size_t n_spills;
+    const uint64_t *bucket_records;   /* global per-bucket totals over all spills */
+    const uint64_t *bucket_bytes;
+    uint64_t budget_bytes;            /* memory for one bucket pass */
+    int zstd_workers;
+} pm_gather_in_t;
+
+/* Per-file outcome beside pm_file_result_t: per component, documents written
+ * and holdout duplicates dropped (arrays of cfg->n_components, added to). */
+typedef struct pm_gather_out {
+    pm_file_result_t result;
+    uint64_t *comp_docs;
+    uint64_t *comp_dups;
+    uint64_t passes; /* bucket passes made (> buckets when some overflowed) */
+} pm_gather_out_t;
+
+int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,
+                   void *poll_ctx, pm_error_t *err);
+
+#endif

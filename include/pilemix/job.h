@@ -1,0 +1,87 @@
+/* pm_job_t: what every rank knows about a run, and the counters it keeps.
+ *
+ * A job is built from the loaded config, the plan (the same on every rank:
+ * rank 0 builds it and broadcasts it) and the bucket layout. It derives the
+ * per-file identity hashes and the work-directory paths. It is read-only
+ * once initialised, so the scatter and gather steps can share it.
+ *
+ * pm_task_stats_t and pm_comp_stats_t are flat arrays of uint64_t so the MPI
+ * layer can sum them with one reduction. */
+#ifndef PILEMIX_JOB_H
+#define PILEMIX_JOB_H
+
+#include "pilemix/buf.h"
+#include "pilemix/config.h"
+#include "pilemix/error.h"
+#include "pilemix/layout.h"
+#include "pilemix/mix.h"
+#include "pilemix/plan.h"
+#include "pilemix/record.h"
+
+#include <stdint.h>
+
+/* Counters of one scatter task (one input file). Identity that must hold:
+ * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
+ * split_docs[test]. */
+typedef struct pm_task_stats {
+    uint64_t bytes_in;    /* file size on disk */
+    uint64_t lines;       /* every line, blank ones included */
+    uint64_t blank_lines; /* empty or whitespace-only: ignored */
+    uint64_t docs;        /* non-blank lines: documents read */
+    uint64_t rejected[PM_REC_STATUS_COUNT]; /* by pm_record_status_t (slot 0 unused) */
+    uint64_t rejected_total;
+    uint64_t empty_docs;  /* valid records with an empty text: skipped */
+    uint64_t text_bytes;  /* text bytes of the documents kept (any split) */
+    uint64_t split_docs[PM_SPLIT_COUNT];
+    uint64_t split_text_bytes[PM_SPLIT_COUNT];
+    uint64_t train_copies;      /* copies of train documents emitted */
+    uint64_t train_copy_bytes;  /* their text bytes */
+    uint64_t train_zero_copies; /* train documents sampled to 0 copies (epochs < 1) */
+} pm_task_stats_t;
+
+#define PM_TASK_STATS_WORDS (sizeof(pm_task_stats_t) / sizeof(uint64_t))
+
+void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s);
+
+typedef struct pm_job {
+    const pm_config_t *cfg;
+    const pm_plan_t *plan;
+    pm_mix_t mix;
+    pm_layout_t layout;
+    uint64_t *file_hash; /* per plan file: pm_file_hash(component, relpath) */
+    char *spill_dir;     /* WORK/spill */
+    char *rejects_dir;   /* WORK/rejects */
+    char *results_dir;   /* WORK/results: per-output-file gather results */
+} pm_job_t;
+
+int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
+                const pm_layout_t *layout, pm_error_t *err);
+void pm_job_close(pm_job_t *job);
+
+/* WORK/spill/task-NNNNNNN.spill, WORK/rejects/task-NNNNNNN.jsonl */
+int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
+int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
+
+/* Output file names relative to OUTDIR: "train/07.jsonl.zst", "val.jsonl.zst". */
+int pm_job_output_name(const pm_job_t *job, uint32_t file, pm_buf_t *out);
+
+/* Component name of a plan file. */
+static inline const char *pm_job_file_component(const pm_job_t *job, uint32_t file)
+{
+    return job->cfg->components[job->plan->files[file].component].name;
+}
+
+/* Estimated uncompressed bytes a plan file holds (for layout and ordering). */
+uint64_t pm_job_estimate_bytes(const pm_input_file_t *f);
+
+/* Bytes the gather may hold per bucket pass for a budget of mem bytes. */
+uint64_t pm_job_bucket_budget(uint64_t mem_per_rank);
+
+/* Bytes of the scatter spill arena for a budget of mem bytes. */
+uint64_t pm_job_spill_arena(uint64_t mem_per_rank, uint64_t max_record_bytes);
+
+/* Choose the layout from the plan and budget. */
+void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_t mem_per_rank,
+                          pm_layout_t *layout);
+
+#endif

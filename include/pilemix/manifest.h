@@ -1,0 +1,24 @@
+/* The finish step's files: OUTDIR/manifest.json, OUTDIR/XXH128SUMS and
+ * OUTDIR/rejects/rejects.jsonl. Rank 0 only.
+ *
+ * The manifest is itself deterministic (no times, ranks, hosts or absolute
+ * paths): versions, the config's canonical form and hash, per-component
+ * counters and per-file sizes and checksums. XXH128SUMS lists every output
+ * file (and the rejects file) in `xxh128sum -c` format, relative to OUTDIR. */
+#ifndef PILEMIX_MANIFEST_H
+#define PILEMIX_MANIFEST_H
+
+#include "pilemix/job.h"
+#include "pilemix/totals.h"
+
+/* Concatenate the tasks' rejects files in task order into
+ * OUTDIR/rejects/rejects.jsonl (only when any exist). *written is set to
+ * whether the file was made, res to its size and checksums. */
+int pm_rejects_merge(const pm_job_t *job, bool *written, pm_file_result_t *res, pm_error_t *err);
+
+int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
+                      const pm_file_result_t *rejects, pm_error_t *err);
+
+#define PM_MANIFEST_FORMAT 1
+
+#endif

@@ -1,0 +1,54 @@
+/* pm_state_t: the work directory's life cycle, and what makes resume exact.
+ *
+ * WORK/state.json records the config hash, the bucket layout and every input
+ * file's identity, size and mtime. A fresh run refuses an existing work or
+ * non-empty output directory unless --force (which removes only what pilemix
+ * writes). A resumed run requires state.json, refuses when the config hash or
+ * any input changed (naming what), and reuses the saved layout: the spills it
+ * finds were cut with it. WORK/lock is held with an fcntl lock by rank 0 for
+ * the whole run, so two runs on one work directory are refused; the kernel
+ * drops the lock when the process dies, so a killed run never blocks its
+ * resume.
+ *
+ * Commit points a resume trusts: a task's spill file (renamed into place
+ * last), and an output file's result record in WORK/results (written after
+ * the file was renamed into place and checked against it on load).
+ * Rank 0 only, except the task/result helpers, which any rank may call. */
+#ifndef PILEMIX_STATE_H
+#define PILEMIX_STATE_H
+
+#include "pilemix/config.h"
+#include "pilemix/gather.h"
+#include "pilemix/layout.h"
+#include "pilemix/plan.h"
+#include "pilemix/totals.h"
+
+#include <stdbool.h>
+
+typedef struct pm_state {
+    int lock_fd;
+    char *work_dir;
+} pm_state_t;
+
+void pm_state_init(pm_state_t *st);
+
+/* Check and set up the directories; on resume replace *layout by the saved one. */
+int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,
+                     pm_layout_t *layout, bool resume, bool force, pm_error_t *err);
+
+/* Remove the work directory (unless keep) and release the lock. */
+int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err);
+
+void pm_state_close(pm_state_t *st); /* releases the lock; idempotent */
+
+bool pm_state_task_done(const pm_job_t *job, uint32_t task);
+
+int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gather_out_t *out,
+                              pm_error_t *err);
+
+/* If a valid result for file exists and matches the file on disk, add it to
+ * totals and set *done. A missing or stale record is not an error. */
+int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *totals,
+                              bool *done, pm_error_t *err);
+
+#endif

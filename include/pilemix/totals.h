@@ -1,0 +1,50 @@
+/* pm_totals_t: the counters of a whole run, summed over tasks and ranks.
+ *
+ * Filled by the MPI layer from the spills' stats (scatter) and the gather
+ * outcomes, then used for the accounting check, the manifest and the
+ * summary. Stored as one flat uint64_t array so it can be reduced at once:
+ *   comp[c]          scatter counters of component c (pm_task_stats_t)
+ *   emitted[c][s]    documents written to split s
+ *   dups[c][s]       holdout duplicates dropped from split s
+ *   files[f]         per output file result (pm_file_result_t as words)
+ *   passes           gather bucket passes */
+#ifndef PILEMIX_TOTALS_H
+#define PILEMIX_TOTALS_H
+
+#include "pilemix/job.h"
+#include "pilemix/shard_writer.h"
+
+#include <stdio.h>
+
+#define PM_FILE_RESULT_WORDS (sizeof(pm_file_result_t) / sizeof(uint64_t))
+
+typedef struct pm_totals {
+    size_t n_components, n_files;
+    uint64_t *words; /* the flat array, pm_totals_words() long */
+    pm_task_stats_t *comp;
+    uint64_t (*emitted)[PM_SPLIT_COUNT];
+    uint64_t (*dups)[PM_SPLIT_COUNT];
+    pm_file_result_t *files;
+    uint64_t *passes;
+    uint64_t *files_reused; /* output files a resumed run did not rewrite */
+    uint64_t *tasks_reused; /* tasks a resumed run did not redo */
+} pm_totals_t;
+
+int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files);
+void pm_totals_free(pm_totals_t *t);
+size_t pm_totals_words(const pm_totals_t *t);
+
+/* Nothing lost, nothing invented: per component, documents read = rejected
+ * + empty + train + val + test documents; copies written to train = the
+ * copies the epochs decided; val/test written + duplicates = held out; and
+ * the files' document counts add up to the components'. A mismatch is a
+ * pilemix bug: PM_EINTERNAL with what did not add up. */
+int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err);
+
+/* Realized epochs of a component: train copies / train documents. */
+double pm_totals_realized_epochs(const pm_totals_t *t, size_t comp);
+
+/* Human summary table (one row per component, plus totals). */
+void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *out);
+
+#endif

@@ -1,0 +1,119 @@
+#include "pilemix/job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s)
+{
+    uint64_t *a = (uint64_t *)into;
+    const uint64_t *b = (const uint64_t *)s;
+    for (size_t i = 0; i < PM_TASK_STATS_WORDS; i++)
+        a[i] += b[i];
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
+                const pm_layout_t *layout, pm_error_t *err)
+{
+    memset(job, 0, sizeof *job);
+    job->cfg = cfg;
+    job->plan = plan;
+    job->layout = *layout;
+    pm_mix_init(&job->mix, cfg->seed, cfg->val_fraction, cfg->test_fraction);
+    job->file_hash = calloc(plan->n_files + 1, sizeof(uint64_t));
+    job->spill_dir = join(cfg->work_dir, "spill");
+    job->rejects_dir = join(cfg->work_dir, "rejects");
+    job->results_dir = join(cfg->work_dir, "results");
+    if (!job->file_hash || !job->spill_dir || !job->rejects_dir || !job->results_dir) {
+        pm_job_close(job);
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    }
+    for (size_t i = 0; i < plan->n_files; i++)
+        job->file_hash[i] = pm_file_hash(cfg->components[plan->files[i].component].name,
+                                         plan->files[i].relpath);
+    return 0;
+}
+
+void pm_job_close(pm_job_t *job)
+{
+    free(job->file_hash);
+    free(job->spill_dir);
+    free(job->rejects_dir);
+    free(job->results_dir);
+    memset(job, 0, sizeof *job);
+}
+
+int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
+{
+    pm_buf_reset(out);
+    return pm_buf_printf(out, "%s/task-%07u.spill", job->spill_dir, task);
+}
+
+int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
+{
+    pm_buf_reset(out);
+    return pm_buf_printf(out, "%s/task-%07u.jsonl", job->rejects_dir, task);
+}
+
+int pm_job_output_name(const pm_job_t *job, uint32_t file, pm_buf_t *out)
+{
+    uint32_t shards = job->layout.train_shards;
+    pm_buf_reset(out);
+    if (file == shards)
+        return pm_buf_append_str(out, "val.jsonl.zst");
+    if (file == shards + 1)
+        return pm_buf_append_str(out, "test.jsonl.zst");
+    int width = snprintf(NULL, 0, "%u", shards - 1);
+    return pm_buf_printf(out, "train/%0*u.jsonl.zst", width, file);
+}
+
+uint64_t pm_job_estimate_bytes(const pm_input_file_t *f)
+{
+    /* Text compresses about 3-4x with zstd; over-estimating only makes
+     * buckets smaller, under-estimating makes gather take extra passes. */
+    return f->format == PM_FORMAT_JSONL_ZST ? f->size * 4 : f->size;
+}
+
+uint64_t pm_job_bucket_budget(uint64_t mem)
+{
+    /* Records plus a 24-byte sort entry each, beside the compressor and the
+     * spill read buffers. */
+    uint64_t b = mem / 4;
+    return b < (1u << 20) ? (1u << 20) : b;
+}
+
+uint64_t pm_job_spill_arena(uint64_t mem, uint64_t max_record_bytes)
+{
+    /* Half the budget, less what the reader, the parsed record and the line
+     * may hold when a record is as long as allowed (they are rarely that big,
+     * so the reserve never takes the arena below a useful size). */
+    uint64_t reserve = 3 * max_record_bytes + (16u << 20);
+    uint64_t a = mem / 2;
+    if (mem > reserve && mem - reserve < a)
+        a = mem - reserve;
+    return a < (4u << 20) ? (4u << 20) : a;
+}
+
+void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_t mem_per_rank,
+                          pm_layout_t *layout)
+{
+    long double train = 0, val = 0, test = 0;
+    double keep = 1.0 - cfg->val_fraction - cfg->test_fraction;
+    for (size_t i = 0; i < plan->n_files; i++) {
+        long double est = (long double)pm_job_estimate_bytes(&plan->files[i]);
+        train += est * cfg->components[plan->files[i].component].epochs * keep;
+        val += est * cfg->val_fraction;
+        test += est * cfg->test_fraction;
+    }
+    pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
+                     pm_job_bucket_budget(mem_per_rank));
+}

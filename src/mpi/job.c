@@ -1,2 +1,0 @@
-/* placeholder: being written */
-typedef int pm_placeholder_t;

@@ -1,0 +1,417 @@
+#include "pilemix/state.h"
+
+#include "pilemix/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define STATE_FORMAT 1
+#define RESULT_MAGIC 0x3153455255534d50ull /* "PMRESUL1" */
+
+void pm_state_init(pm_state_t *st)
+{
+    st->lock_fd = -1;
+    st->work_dir = NULL;
+}
+
+void pm_state_close(pm_state_t *st)
+{
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* drops the fcntl lock */
+    st->lock_fd = -1;
+    free(st->work_dir);
+    st->work_dir = NULL;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return true;
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            empty = false;
+            break;
+        }
+    closedir(d);
+    return empty;
+}
+
+/* The names pilemix writes in OUTDIR (and their temps, ".NAME.tmp"). */
+static bool is_our_output(const char *name)
+{
+    static const char *ours[] = {"train", "val.jsonl.zst", "test.jsonl.zst", "manifest.json",
+                                 "XXH128SUMS", "rejects"};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+        if (!strcmp(name, ours[i]))
+            return true;
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 5 && !strcmp(name + n - 4, ".tmp");
+}
+
+static int clear_output_dir(const char *out_dir, bool force, pm_error_t *err)
+{
+    DIR *d = opendir(out_dir);
+    if (!d)
+        return 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && rc == 0) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!is_our_output(e->d_name)) {
+            rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
+                              "output directory holds \"%s\", which pilemix did not write; "
+                              "choose an empty or new output.dir",
+                              e->d_name);
+        } else if (!force) {
+            rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
+                              "output directory already holds a pilemix output (use --force to "
+                              "replace it, or --resume to continue an interrupted run)");
+        }
+    }
+    closedir(d);
+    if (rc < 0)
+        return rc;
+    d = opendir(out_dir);
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) && rc == 0) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *p = path_join(out_dir, e->d_name);
+        if (!p)
+            rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        else
+            rc = pm_remove_tree(p, err);
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int take_lock(pm_state_t *st, pm_error_t *err)
+{
+    char *lock = path_join(st->work_dir, "lock");
+    if (!lock)
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = pm_error_set(err, PM_EIO, lock, 0, "cannot open lock file: %s", strerror(errno));
+        free(lock);
+        return rc;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        long pid = fcntl(fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
+        close(fd);
+        int rc = pm_error_set(err, PM_ESTATE, st->work_dir, 0,
+                              "another pilemix run (pid %ld) is using this work directory", pid);
+        free(lock);
+        return rc;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) < 0) {
+        /* the pid is informational only */
+    }
+    free(lock);
+    st->lock_fd = fd;
+    return 0;
+}
+
+static json_t *state_json(const pm_config_t *cfg, const pm_plan_t *plan, const pm_layout_t *l)
+{
+    json_t *inputs = json_array();
+    for (size_t i = 0; i < plan->n_files; i++) {
+        const pm_input_file_t *f = &plan->files[i];
+        json_array_append_new(inputs,
+                              json_pack("{s:s, s:s, s:I, s:I}", "component",
+                                        cfg->components[f->component].name, "relpath", f->relpath,
+                                        "size", (json_int_t)f->size, "mtime_ns",
+                                        (json_int_t)f->mtime_ns));
+    }
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
+    return json_pack("{s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:o}", "format", STATE_FORMAT,
+                     "pilemix_version", PM_VERSION, "config_hash", hash, "layout",
+                     "train_shards", (int)l->train_shards, "per_shard", (int)l->per_shard,
+                     "val_buckets", (int)l->val_buckets, "test_buckets", (int)l->test_buckets,
+                     "inputs", inputs);
+}
+
+static int check_resume(const char *state_path, const pm_config_t *cfg, const pm_plan_t *plan,
+                        pm_layout_t *layout, pm_error_t *err)
+{
+    json_error_t je;
+    json_t *saved = json_load_file(state_path, 0, &je);
+    if (!saved)
+        return pm_error_set(err, PM_ESTATE, state_path, (uint64_t)je.line,
+                            "cannot read the interrupted run's state: %s", je.text);
+    int rc = 0;
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
+    const char *old_hash = json_string_value(json_object_get(saved, "config_hash"));
+    const char *old_version = json_string_value(json_object_get(saved, "pilemix_version"));
+    json_t *inputs = json_object_get(saved, "inputs");
+    json_t *jl = json_object_get(saved, "layout");
+    if (!old_hash || !old_version || !json_is_array(inputs) || !json_is_object(jl)) {
+        rc = pm_error_set(err, PM_ESTATE, state_path, 0, "damaged state file");
+    } else if (strcmp(old_version, PM_VERSION) != 0) {
+        rc = pm_error_set(err, PM_ESTATE, state_path, 0,
+                          "cannot resume: the interrupted run used pilemix %s, this is %s",
+                          old_version, PM_VERSION);
+    } else if (strcmp(old_hash, hash) != 0) {
+        rc = pm_error_set(err, PM_ESTATE, cfg->path, 0,
+                          "cannot resume: the config changed (config hash %s, the interrupted "
+                          "run used %s); start over with --force",
+                          hash, old_hash);
+    } else if (json_array_size(inputs) != plan->n_files) {
+        rc = pm_error_set(err, PM_ESTATE, cfg->path, 0,
+                          "cannot resume: the inputs changed (%zu files now, %zu in the "
+                          "interrupted run); start over with --force",
+                          plan->n_files, json_array_size(inputs));
+    }
+    for (size_t i = 0; rc == 0 && i < plan->n_files; i++) {
+        const pm_input_file_t *f = &plan->files[i];
+        json_t *o = json_array_get(inputs, i);
+        const char *comp = json_string_value(json_object_get(o, "component"));
+        const char *rel = json_string_value(json_object_get(o, "relpath"));
+        json_int_t size = json_integer_value(json_object_get(o, "size"));
+        json_int_t mtime = json_integer_value(json_object_get(o, "mtime_ns"));
+        if (!comp || !rel || strcmp(comp, cfg->components[f->component].name) ||
+            strcmp(rel, f->relpath))
+            rc = pm_error_set(err, PM_ESTATE, f->path, 0,
+                              "cannot resume: the input file list changed here (the interrupted "
+                              "run had %s/%s); start over with --force",
+                              comp ? comp : "?", rel ? rel : "?");
+        else if ((uint64_t)size != f->size || mtime != f->mtime_ns)
+            rc = pm_error_set(err, PM_ESTATE, f->path, 0,
+                              "cannot resume: input file changed since the interrupted run "
+                              "(size %lld -> %llu bytes, mtime %s); start over with --force",
+                              (long long)size, (unsigned long long)f->size,
+                              mtime != f->mtime_ns ? "changed" : "same");
+    }
+    if (rc == 0) {
+        layout->train_shards = (uint32_t)json_integer_value(json_object_get(jl, "train_shards"));
+        layout->per_shard = (uint32_t)json_integer_value(json_object_get(jl, "per_shard"));
+        layout->val_buckets = (uint32_t)json_integer_value(json_object_get(jl, "val_buckets"));
+        layout->test_buckets = (uint32_t)json_integer_value(json_object_get(jl, "test_buckets"));
+        if (layout->train_shards != cfg->train_shards || !layout->per_shard ||
+            !layout->val_buckets || !layout->test_buckets)
+            rc = pm_error_set(err, PM_ESTATE, state_path, 0, "damaged state file (layout)");
+    }
+    json_decref(saved);
+    return rc;
+}
+
+static int make_dirs(const pm_config_t *cfg, pm_error_t *err)
+{
+    static const char *subdirs[] = {"spill", "rejects", "results"};
+    for (size_t i = 0; i < 3; i++) {
+        char *p = path_join(cfg->work_dir, subdirs[i]);
+        if (!p)
+            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        int rc = pm_mkdir_p(p, err);
+        free(p);
+        PM_TRY(rc);
+    }
+    char *train = path_join(cfg->out_dir, "train");
+    if (!train)
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    int rc = pm_mkdir_p(train, err);
+    free(train);
+    return rc;
+}
+
+int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,
+                     pm_layout_t *layout, bool resume, bool force, pm_error_t *err)
+{
+    st->work_dir = strdup(cfg->work_dir);
+    char *state_path = path_join(cfg->work_dir, "state.json");
+    if (!st->work_dir || !state_path) {
+        free(state_path);
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    }
+    int rc = 0;
+    bool work_exists = pm_path_exists(cfg->work_dir);
+    if (resume) {
+        if (!pm_path_exists(state_path))
+            rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
+                              "nothing to resume: no interrupted run's state here (run without "
+                              "--resume to start)");
+    } else if (work_exists && !force && !dir_is_empty(cfg->work_dir)) {
+        rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
+                          "work directory exists: an earlier run did not finish (use --resume to "
+                          "continue it, or --force to start over)");
+    } else if (work_exists && force && !dir_is_empty(cfg->work_dir) &&
+               !pm_path_exists(state_path)) {
+        char *lock = path_join(cfg->work_dir, "lock");
+        bool ours = lock && pm_path_exists(lock);
+        free(lock);
+        if (!ours)
+            rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
+                              "work directory is not empty and is not a pilemix work directory; "
+                              "refusing to delete it even with --force");
+    }
+    if (rc == 0)
+        rc = pm_mkdir_p(cfg->work_dir, err);
+    if (rc == 0)
+        rc = take_lock(st, err);
+    if (rc == 0 && resume)
+        rc = check_resume(state_path, cfg, plan, layout, err);
+    if (rc == 0 && !resume) {
+        /* Start over: clear the old work (keeping the lock we hold) and the
+         * old output. */
+        static const char *subdirs[] = {"spill", "rejects", "results", "state.json"};
+        for (size_t i = 0; i < 4 && rc == 0; i++) {
+            char *p = path_join(cfg->work_dir, subdirs[i]);
+            rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            free(p);
+        }
+        if (rc == 0)
+            rc = clear_output_dir(cfg->out_dir, force, err);
+        if (rc == 0) {
+            json_t *j = state_json(cfg, plan, layout);
+            char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
+            json_decref(j);
+            rc = text ? pm_write_file_atomic(state_path, text, strlen(text), err)
+                      : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            free(text);
+        }
+    }
+    if (rc == 0)
+        rc = make_dirs(cfg, err);
+    free(state_path);
+    return rc;
+}
+
+int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err)
+{
+    int rc = 0;
+    if (!keep && st->work_dir)
+        rc = pm_remove_tree(st->work_dir, err);
+    pm_state_close(st);
+    return rc;
+}
+
+bool pm_state_task_done(const pm_job_t *job, uint32_t task)
+{
+    pm_buf_t p;
+    pm_buf_init(&p);
+    bool done = pm_job_spill_path(job, task, &p) == 0 && pm_path_exists(p.data);
+    pm_buf_free(&p);
+    return done;
+}
+
+/* Result record: header, file result, per-component docs and dups, checksum. */
+typedef struct result_header {
+    uint64_t magic;
+    uint64_t file;
+    uint64_t n_components;
+    uint64_t passes;
+} result_header_t;
+
+static int result_path(const pm_job_t *job, uint32_t file, pm_buf_t *out)
+{
+    pm_buf_reset(out);
+    return pm_buf_printf(out, "%s/file-%06u.bin", job->results_dir, file);
+}
+
+int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gather_out_t *out,
+                              pm_error_t *err)
+{
+    size_t nc = job->cfg->n_components;
+    pm_buf_t data, path;
+    pm_buf_init(&data);
+    pm_buf_init(&path);
+    result_header_t h = {RESULT_MAGIC, file, nc, out->passes};
+    int rc = pm_buf_append(&data, &h, sizeof h);
+    rc = rc ? rc : pm_buf_append(&data, &out->result, sizeof out->result);
+    rc = rc ? rc : pm_buf_append(&data, out->comp_docs, nc * sizeof(uint64_t));
+    rc = rc ? rc : pm_buf_append(&data, out->comp_dups, nc * sizeof(uint64_t));
+    uint64_t sum = XXH3_64bits(data.data, data.len);
+    rc = rc ? rc : pm_buf_append(&data, &sum, sizeof sum);
+    rc = rc ? rc : result_path(job, file, &path);
+    if (rc < 0)
+        rc = pm_error_set(err, rc, NULL, 0, "out of memory");
+    else
+        rc = pm_write_file_atomic(path.data, data.data, data.len, err);
+    pm_buf_free(&data);
+    pm_buf_free(&path);
+    return rc;
+}
+
+int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t, bool *done,
+                              pm_error_t *err)
+{
+    *done = false;
+    size_t nc = job->cfg->n_components;
+    pm_buf_t data, path, name;
+    pm_buf_init(&data);
+    pm_buf_init(&path);
+    pm_buf_init(&name);
+    int rc = result_path(job, file, &path);
+    if (rc < 0 || !pm_path_exists(path.data))
+        goto done;
+    if ((rc = pm_read_file(path.data, &data, err)) < 0)
+        goto done;
+    size_t want = sizeof(result_header_t) + sizeof(pm_file_result_t) + 2 * nc * 8 + 8;
+    result_header_t h;
+    uint64_t sum;
+    if (data.len != want)
+        goto done; /* stale or damaged: redo the file */
+    memcpy(&h, data.data, sizeof h);
+    memcpy(&sum, data.data + data.len - 8, 8);
+    if (h.magic != RESULT_MAGIC || h.file != file || h.n_components != nc ||
+        XXH3_64bits(data.data, data.len - 8) != sum)
+        goto done;
+    pm_file_result_t res;
+    memcpy(&res, data.data + sizeof h, sizeof res);
+    /* The record is written after the rename; still check the file is there
+     * with the recorded size. */
+    struct stat sb;
+    rc = pm_job_output_name(job, file, &name);
+    pm_buf_reset(&path);
+    rc = rc ? rc : pm_buf_printf(&path, "%s/%s", job->cfg->out_dir, name.data);
+    if (rc < 0 || stat(path.data, &sb) != 0 || (uint64_t)sb.st_size != res.zst_bytes)
+        goto done;
+    pm_split_t split = file < job->layout.train_shards ? PM_SPLIT_TRAIN
+                       : file == job->layout.train_shards ? PM_SPLIT_VAL : PM_SPLIT_TEST;
+    const char *p = data.data + sizeof h + sizeof res;
+    for (size_t c = 0; c < nc; c++) {
+        uint64_t docs, dups;
+        memcpy(&docs, p + 8 * c, 8);
+        memcpy(&dups, p + 8 * (nc + c), 8);
+        t->emitted[c][split] += docs;
+        t->dups[c][split] += dups;
+    }
+    t->files[file] = res;
+    *t->passes += h.passes;
+    *done = true;
+done:
+    pm_buf_free(&data);
+    pm_buf_free(&path);
+    pm_buf_free(&name);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,165 @@
+#include "pilemix/totals.h"
+
+#include <stdlib.h>
+
+_Static_assert(sizeof(pm_file_result_t) % sizeof(uint64_t) == 0, "file results reduce as words");
+_Static_assert(sizeof(pm_task_stats_t) % sizeof(uint64_t) == 0, "stats reduce as words");
+#include <string.h>
+
+size_t pm_totals_words(const pm_totals_t *t)
+{
+    return t->n_components * (PM_TASK_STATS_WORDS + 2 * PM_SPLIT_COUNT) +
+           t->n_files * PM_FILE_RESULT_WORDS + 3;
+}
+
+int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
+{
+    memset(t, 0, sizeof *t);
+    t->n_components = n_components;
+    t->n_files = n_files;
+    t->words = calloc(pm_totals_words(t), sizeof(uint64_t));
+    if (!t->words)
+        return PM_ENOMEM;
+    uint64_t *p = t->words;
+    t->comp = (pm_task_stats_t *)p;
+    p += n_components * PM_TASK_STATS_WORDS;
+    t->emitted = (uint64_t(*)[PM_SPLIT_COUNT])p;
+    p += n_components * PM_SPLIT_COUNT;
+    t->dups = (uint64_t(*)[PM_SPLIT_COUNT])p;
+    p += n_components * PM_SPLIT_COUNT;
+    t->files = (pm_file_result_t *)p;
+    p += n_files * PM_FILE_RESULT_WORDS;
+    t->passes = p++;
+    t->files_reused = p++;
+    t->tasks_reused = p;
+    return 0;
+}
+
+void pm_totals_free(pm_totals_t *t)
+{
+    free(t->words);
+    memset(t, 0, sizeof *t);
+}
+
+double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
+{
+    uint64_t docs = t->comp[c].split_docs[PM_SPLIT_TRAIN];
+    return docs ? (double)t->comp[c].train_copies / (double)docs : 0.0;
+}
+
+int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
+{
+    uint64_t file_docs[PM_SPLIT_COUNT] = {0, 0, 0}, comp_docs[PM_SPLIT_COUNT] = {0, 0, 0};
+    uint32_t shards = job->layout.train_shards;
+    for (size_t f = 0; f < t->n_files; f++)
+        file_docs[f < shards ? PM_SPLIT_TRAIN : f == shards ? PM_SPLIT_VAL : PM_SPLIT_TEST] +=
+            t->files[f].docs;
+    for (size_t c = 0; c < t->n_components; c++) {
+        const pm_task_stats_t *s = &t->comp[c];
+        const char *name = job->cfg->components[c].name;
+        uint64_t accounted = s->rejected_total + s->empty_docs + s->split_docs[0] +
+                             s->split_docs[1] + s->split_docs[2];
+        if (accounted != s->docs)
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                "accounting: component \"%s\" read %llu documents but accounts "
+                                "for %llu (a pilemix bug)",
+                                name, (unsigned long long)s->docs, (unsigned long long)accounted);
+        if (t->emitted[c][PM_SPLIT_TRAIN] != s->train_copies)
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                "accounting: component \"%s\" decided %llu train copies but %llu "
+                                "were written (a pilemix bug)",
+                                name, (unsigned long long)s->train_copies,
+                                (unsigned long long)t->emitted[c][PM_SPLIT_TRAIN]);
+        for (int sp = PM_SPLIT_VAL; sp <= PM_SPLIT_TEST; sp++)
+            if (t->emitted[c][sp] + t->dups[c][sp] != s->split_docs[sp])
+                return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                    "accounting: component \"%s\" held out %llu documents for %s "
+                                    "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
+                                    name, (unsigned long long)s->split_docs[sp],
+                                    sp == PM_SPLIT_VAL ? "val" : "test",
+                                    (unsigned long long)t->emitted[c][sp],
+                                    (unsigned long long)t->dups[c][sp]);
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
+            comp_docs[sp] += t->emitted[c][sp];
+    }
+    for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
+        if (comp_docs[sp] != file_docs[sp])
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                "accounting: components wrote %llu documents to %s but the files "
+                                "hold %llu (a pilemix bug)",
+                                (unsigned long long)comp_docs[sp],
+                                sp == 0 ? "train" : sp == 1 ? "val" : "test",
+                                (unsigned long long)file_docs[sp]);
+    return 0;
+}
+
+static void human_bytes(uint64_t n, char *out, size_t size)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* Display width of a UTF-8 string: code points (close enough for names). */
+static int display_width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *out)
+{
+    int name_w = (int)strlen("Component");
+    for (size_t c = 0; c < t->n_components; c++) {
+        int w = display_width(job->cfg->components[c].name);
+        if (w > name_w)
+            name_w = w;
+    }
+    fprintf(out, "%-*s %12s %7s %8s %12s %9s %9s %10s %9s\n", name_w, "Component", "docs in",
+            "epochs", "realized", "train", "val", "test", "text", "rejected");
+    pm_task_stats_t all;
+    memset(&all, 0, sizeof all);
+    uint64_t sum_emitted[PM_SPLIT_COUNT] = {0, 0, 0};
+    for (size_t c = 0; c < t->n_components; c++) {
+        const pm_task_stats_t *s = &t->comp[c];
+        const char *name = job->cfg->components[c].name;
+        char text[32];
+        human_bytes(s->text_bytes, text, sizeof text);
+        int pad = name_w - display_width(name);
+        fprintf(out, "%s%*s %12llu %7.3g %8.4f %12llu %9llu %9llu %10s %9llu\n", name, pad, "",
+                (unsigned long long)s->docs, job->cfg->components[c].epochs,
+                pm_totals_realized_epochs(t, c), (unsigned long long)t->emitted[c][0],
+                (unsigned long long)t->emitted[c][1], (unsigned long long)t->emitted[c][2], text,
+                (unsigned long long)s->rejected_total);
+        pm_task_stats_add(&all, s);
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
+            sum_emitted[sp] += t->emitted[c][sp];
+    }
+    char text[32];
+    human_bytes(all.text_bytes, text, sizeof text);
+    fprintf(out, "%-*s %12llu %7s %8s %12llu %9llu %9llu %10s %9llu\n", name_w, "Total",
+            (unsigned long long)all.docs, "", "", (unsigned long long)sum_emitted[0],
+            (unsigned long long)sum_emitted[1], (unsigned long long)sum_emitted[2], text,
+            (unsigned long long)all.rejected_total);
+    uint64_t zst = 0, raw = 0;
+    for (size_t f = 0; f < t->n_files; f++) {
+        zst += t->files[f].zst_bytes;
+        raw += t->files[f].raw_bytes;
+    }
+    char zs[32], rs[32];
+    human_bytes(zst, zs, sizeof zs);
+    human_bytes(raw, rs, sizeof rs);
+    fprintf(out, "train/val/test: copies written; val/test hold each distinct text once.\n");
+    fprintf(out, "%zu output files: %s compressed, %s uncompressed", t->n_files, zs, rs);
+    if (all.empty_docs || all.blank_lines)
+        fprintf(out, "; %llu empty texts and %llu blank lines skipped",
+                (unsigned long long)all.empty_docs, (unsigned long long)all.blank_lines);
+    fprintf(out, ".\n");
+}
