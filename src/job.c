@@ -83,8 +83,20 @@ uint64_t pm_job_estimate_bytes(const pm_input_file_t *f)
     return f->format == PM_FORMAT_JSONL_ZST ? f->size * 4 : f->size;
 }
 
+/* Test-only overrides (documented in README, "Testing"): force tiny buckets
+ * or tiny gather passes on a small corpus, to exercise the paths a large
+ * corpus takes. They change how work is cut, never the output. */
+static uint64_t test_override(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 10) : 0;
+}
+
 uint64_t pm_job_bucket_budget(uint64_t mem)
 {
+    uint64_t forced = test_override("PILEMIX_TEST_GATHER_BYTES");
+    if (forced)
+        return forced;
     /* Records plus a 24-byte sort entry each, beside the compressor and the
      * spill read buffers. */
     uint64_t b = mem / 4;
@@ -114,6 +126,7 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
         val += est * cfg->val_fraction;
         test += est * cfg->test_fraction;
     }
+    uint64_t bucket = test_override("PILEMIX_TEST_LAYOUT_BYTES");
     pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
-                     pm_job_bucket_budget(mem_per_rank));
+                     bucket ? bucket : pm_job_bucket_budget(mem_per_rank));
 }

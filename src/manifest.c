@@ -172,14 +172,13 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
     }
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
-    json_t *root = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i, s:i}, s:o}",
-        "format", PM_MANIFEST_FORMAT, "pilemix_version", PM_VERSION, "zstd_version",
-        ZSTD_versionString(), "name", cfg->name, "config_hash", hash, "seed", u64(cfg->seed),
-        "config", canon ? canon : json_null(), "components", comps, "files", files, "layout",
-        "train_shards", (int)job->layout.train_shards, "buckets_per_shard",
-        (int)job->layout.per_shard, "val_buckets", (int)job->layout.val_buckets, "test_buckets",
-        (int)job->layout.test_buckets, "gather_passes", u64(*t->passes));
+    /* Nothing about how the work was cut (layout, passes, ranks) goes in:
+     * the manifest is as deterministic as the data files. */
+    json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format",
+                             PM_MANIFEST_FORMAT, "pilemix_version", PM_VERSION, "zstd_version",
+                             ZSTD_versionString(), "name", cfg->name, "config_hash", hash, "seed",
+                             u64(cfg->seed), "config", canon ? canon : json_null(), "components",
+                             comps, "files", files);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(root);
     if (!text || rc < 0) {

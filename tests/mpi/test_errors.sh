@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Failures end the job cleanly: the right exit status, one clear line naming
+# the file, line or key, no hang, and nothing under a final name that is not
+# complete.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/d/a" "$T/d/b"
+for i in $(seq 1 300); do printf '{"text": "doc %d of a", "meta": {"i": %d}}\n' "$i" "$i"; done >"$T/d/a/x.jsonl"
+for i in $(seq 1 300); do printf '{"text": "doc %d of b"}\n' "$i"; done >"$T/d/b/y.jsonl"
+for f in 1 2 3 4; do
+    for i in $(seq 1 300); do printf '{"text": "doc %d of b/z%d"}\n' "$i" "$f"; done >"$T/d/b/z$f.jsonl"
+done
+zstd -q "$T/d/b/y.jsonl" -o "$T/d/b/y.jsonl.zst" && rm "$T/d/b/y.jsonl"
+cfg() { # $1 = extra run keys
+    cat >"$T/c.json" <<JSON
+{"name": "e", "components": [{"name": "A", "paths": ["d/a"], "epochs": 1.5},
+                              {"name": "B", "paths": ["d/b"], "epochs": 1}],
+ "output": {"dir": "o", "train_shards": 3, "val_fraction": 0.1},
+ "run": {"mem_per_rank": "32M"$1}}
+JSON
+}
+cfg ""
+if pm 2 run "$T/c.json" --progress 0 >/dev/null; then ok "clean small run"; else not_ok "clean small run"; fi
+
+# Config errors: exit 2, the key named.
+sed 's/"epochs": 1}/"epochs": -1}/' "$T/c.json" >"$T/bad.json"
+if expect_fail 2 'components\[1\]\.epochs' pm 2 run "$T/bad.json" --force; then ok "bad epochs: exit 2 names the key"; else not_ok "bad epochs"; fi
+sed 's/"train_shards"/"trian_shards"/' "$T/c.json" >"$T/bad.json"
+if expect_fail 2 'did you mean "train_shards"' "$PILEMIX" plan "$T/bad.json"; then ok "unknown key: did-you-mean"; else not_ok "unknown key"; fi
+if expect_fail 2 'unknown option' "$PILEMIX" run "$T/c.json" --bogus; then ok "bad flag: exit 2"; else not_ok "bad flag"; fi
+if expect_fail 2 'already holds a pilemix output' pm 1 run "$T/c.json"; then ok "existing output needs --force"; else not_ok "existing output"; fi
+
+# A bad record in fail mode (the default): exit 1 with file:line and reason.
+printf '{"text": "fine"}\n{"text": broken}\n' >>"$T/d/a/x.jsonl"
+if expect_fail 1 'x\.jsonl:302:[0-9]+: bad record \(invalid_json\)' pm 3 run "$T/c.json" --force --progress 0; then
+    ok "bad record fails the job with file:line:column"
+else
+    not_ok "bad record in fail mode"
+fi
+if ls "$T/o/train"/*.jsonl.zst >/dev/null 2>&1; then not_ok "failed run left final-named output"; else ok "no output file after a scatter failure"; fi
+
+# Skip mode: counted, kept in rejects/ with file:line, manifest adds up.
+cfg ', "on_bad_record": "skip"'
+if pm 2 run "$T/c.json" --force --progress 0 >"$T/skip.log" &&
+    grep -q '"reason": "invalid_json"' "$T/o/rejects/rejects.jsonl" &&
+    grep -q '"line": 302' "$T/o/rejects/rejects.jsonl" &&
+    "$PILEMIX" verify "$T/o" >/dev/null; then
+    ok "skip mode: reject recorded with its line; verify passes"
+else
+    cat "$T/skip.log"; not_ok "skip mode"
+fi
+cfg ', "on_bad_record": "skip", "max_bad_records": 0'
+if expect_fail 1 'max_bad_records' pm 2 run "$T/c.json" --force --progress 0; then ok "max_bad_records enforced"; else not_ok "max_bad_records"; fi
+head -n 300 "$T/d/a/x.jsonl" >"$T/x" && mv "$T/x" "$T/d/a/x.jsonl"
+cfg ""
+
+# A truncated zstd input: exit 1 naming the file (never a silent partial read).
+cp "$T/d/b/y.jsonl.zst" "$T/y.keep"
+head -c 200 "$T/y.keep" >"$T/d/b/y.jsonl.zst"
+if expect_fail 1 'y\.jsonl\.zst.*(truncated|corrupt)' pm 2 run "$T/c.json" --force --progress 0; then
+    ok "truncated .zst fails naming the file"
+else
+    not_ok "truncated zst"
+fi
+printf 'not zstd at all\n' >"$T/d/b/y.jsonl.zst"
+if expect_fail 1 'y\.jsonl\.zst' pm 1 run "$T/c.json" --force --progress 0; then ok "non-zstd .zst fails naming the file"; else not_ok "non-zstd"; fi
+cp "$T/y.keep" "$T/d/b/y.jsonl.zst"
+
+# A killed rank ends the job (non-zero, no hang).
+rc=0
+PILEMIX_FAULT=scatter-record:50:1 pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then ok "killed rank: job exits $rc, no hang"; else not_ok "killed rank: exit $rc"; fi
+
+# Two runs at once on the same work directory: the second is refused.
+PILEMIX_FAULT= pm 1 run "$T/c.json" --resume --progress 0 >/dev/null 2>&1 || true
+rm -rf "$T/o" "$T/o.work"
+mkdir -p "$T/o.work"
+# Hold an fcntl write lock on the lock file as another run would (struct
+# flock on x86-64 Linux: short type, short whence, pad, off_t start, off_t len, pid).
+perl -e 'use Fcntl; open(my $f, ">>", $ARGV[0]) or die; my $l = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die "lock: $!"; sleep 30;' "$T/o.work/lock" &
+holder=$!
+sleep 1
+if expect_fail 2 'another pilemix run' pm 1 run "$T/c.json" --force --progress 0; then ok "concurrent run refused by the lock"; else not_ok "lock"; fi
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+finish
