@@ -5,7 +5,9 @@
 #include "pilemix/reader.h"
 #include "pilemix/spill.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define POLL_EVERY 4096u
@@ -174,6 +176,23 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
     return rc;
 }
 
+/* The plan recorded size and mtime; identity offsets and resume both rely on
+ * the file being the one that was planned. */
+static int check_unchanged(const pm_input_file_t *f, const char *when, pm_error_t *err)
+{
+    struct stat st;
+    if (stat(f->path, &st) != 0)
+        return pm_error_set(err, PM_EIO, f->path, 0, "cannot stat (vanished %s?): %s", when,
+                            strerror(errno));
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if ((uint64_t)st.st_size != f->size || mtime != f->mtime_ns)
+        return pm_error_set(err, PM_EDATA, f->path, 0,
+                            "file changed %s (size %llu -> %llu bytes%s)", when,
+                            (unsigned long long)f->size, (unsigned long long)st.st_size,
+                            mtime != f->mtime_ns ? ", modification time changed" : "");
+    return 0;
+}
+
 int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
                     pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
 {
@@ -190,6 +209,12 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
+    if ((rc = check_unchanged(file, "since the run was planned", err)) < 0)
+        goto done;
+    if (file->size == 0) {
+        rc = pm_error_set(err, PM_EDATA, file->path, 0, "empty file (0 bytes)");
+        goto done;
+    }
     rc = pm_reader_open(&reader, file->path, file->path, file->format,
                         (size_t)job->cfg->max_record_bytes, err);
     if (rc < 0)
@@ -199,6 +224,17 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
     if (rc < 0)
         goto done;
     rc = process_lines(&t, reader, poll, poll_ctx, err);
+    if (rc < 0)
+        goto done;
+    /* A file rewritten or appended to while we read it gives a mix of two
+     * versions: refuse it rather than emit that. */
+    if (pm_reader_bytes_in(reader) != file->size)
+        rc = pm_error_set(err, PM_EDATA, file->path, 0,
+                          "file changed while being read (%llu bytes read, %llu planned)",
+                          (unsigned long long)pm_reader_bytes_in(reader),
+                          (unsigned long long)file->size);
+    if (rc == 0)
+        rc = check_unchanged(file, "while being read", err);
     if (rc < 0)
         goto done;
     /* Commit: rejects first, then the spill, whose existence marks the task done. */

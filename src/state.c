@@ -225,23 +225,30 @@ static int check_resume(const char *state_path, const pm_config_t *cfg, const pm
     return rc;
 }
 
+/* mkdir -p, then insist on a real directory: a symlink planted at a path
+ * pilemix creates (OUTDIR/train, WORK/spill, ...) would send writes outside
+ * the output and work directories. The two roots themselves may be
+ * symlinks: the user chose them. */
+static int make_own_dir(const char *root, const char *sub, pm_error_t *err)
+{
+    char *p = path_join(root, sub);
+    if (!p)
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    int rc = pm_mkdir_p(p, err);
+    struct stat st;
+    if (rc == 0 && (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = pm_error_set(err, PM_ESTATE, p, 0,
+                          "is not a plain directory (a symlink?); refusing to write through it");
+    free(p);
+    return rc;
+}
+
 static int make_dirs(const pm_config_t *cfg, pm_error_t *err)
 {
     static const char *subdirs[] = {"spill", "rejects", "results"};
-    for (size_t i = 0; i < 3; i++) {
-        char *p = path_join(cfg->work_dir, subdirs[i]);
-        if (!p)
-            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        int rc = pm_mkdir_p(p, err);
-        free(p);
-        PM_TRY(rc);
-    }
-    char *train = path_join(cfg->out_dir, "train");
-    if (!train)
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-    int rc = pm_mkdir_p(train, err);
-    free(train);
-    return rc;
+    for (size_t i = 0; i < 3; i++)
+        PM_TRY(make_own_dir(cfg->work_dir, subdirs[i], err));
+    return make_own_dir(cfg->out_dir, "train", err);
 }
 
 int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,

@@ -9,6 +9,7 @@
 #include "pilemix/plan.h"
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,9 @@ static int parse_run(int argc, char **argv, pm_run_opts_t *o)
 
 int main(int argc, char **argv)
 {
+    /* Past RLIMIT_FSIZE a write should fail with EFBIG and be reported like
+     * a full disk, not kill the rank. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return usage_error("missing command%s", "");
     const char *cmd = argv[1];
