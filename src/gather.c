@@ -1,21 +1,21 @@
 #include "pilemix/gather.h"
 
 #include "pilemix/fault.h"
+#include "pilemix/keysort.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SORT_ENTRY_BYTES 16u
+/* Per record beside its bytes: its entry and the radix sort's scratch. */
+#define SORT_ENTRY_BYTES (2 * sizeof(pm_keyed_t))
 
-typedef struct sort_entry {
-    uint64_t key;
-    uint64_t off; /* record position in the arena */
-} sort_entry_t;
+/* An entry's value is the record's position in the arena. */
+typedef pm_keyed_t sort_entry_t;
 
 typedef struct pass_ctx {
     const pm_job_t *job;
     pm_buf_t arena;
-    sort_entry_t *entries;
+    sort_entry_t *entries, *scratch;
     size_t n, cap;
     bool holdout;
     pm_error_t *err;
@@ -32,6 +32,10 @@ static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, cons
         if (!e)
             return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
         c->entries = e;
+        e = realloc(c->scratch, cap * sizeof *e);
+        if (!e)
+            return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
+        c->scratch = e;
         c->cap = cap;
     }
     c->entries[c->n++] = (sort_entry_t){rec->key, c->arena.len};
@@ -81,14 +85,16 @@ static int cmp_entries(const void *pa, const void *pb, void *vctx)
     const sort_entry_t *ea = pa, *eb = pb;
     if (ea->key != eb->key)
         return ea->key < eb->key ? -1 : 1;
+    if (ea->value == eb->value)
+        return 0;
     /* Equal keys: rare for train (a 64-bit collision), the rule for holdout
      * duplicates. Fall back to the full order. */
     const pass_ctx_t *c = vctx;
     pm_spill_rec_t a, b;
-    rec_at(c, ea->off, &a);
-    rec_at(c, eb->off, &b);
+    rec_at(c, ea->value, &a);
+    rec_at(c, eb->value, &b);
     if (c->holdout) {
-        int r = cmp_text(c, ea->off, &a, eb->off, &b);
+        int r = cmp_text(c, ea->value, &a, eb->value, &b);
         if (r)
             return r;
     }
@@ -97,17 +103,27 @@ static int cmp_entries(const void *pa, const void *pb, void *vctx)
 
 static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, pm_error_t *err)
 {
-    qsort_r(c->entries, c->n, sizeof *c->entries, cmp_entries, c);
+    pm_keysort(c->entries, c->scratch, c->n);
+    /* Runs of equal keys (holdout duplicates, or a 64-bit collision) take
+     * the full order: text, then identity. */
+    for (size_t i = 0; i + 1 < c->n;) {
+        size_t j = i + 1;
+        while (j < c->n && c->entries[j].key == c->entries[i].key)
+            j++;
+        if (j - i > 1)
+            qsort_r(c->entries + i, j - i, sizeof *c->entries, cmp_entries, c);
+        i = j;
+    }
     const pm_job_t *job = c->job;
     for (size_t i = 0; i < c->n; i++) {
         pm_spill_rec_t r;
-        uint64_t off = c->entries[i].off;
+        uint64_t off = c->entries[i].value;
         rec_at(c, off, &r);
         uint32_t comp = job->plan->files[r.file].component;
         if (c->holdout && i > 0 && c->entries[i - 1].key == c->entries[i].key) {
             pm_spill_rec_t prev;
-            rec_at(c, c->entries[i - 1].off, &prev);
-            if (cmp_text(c, c->entries[i - 1].off, &prev, off, &r) == 0) {
+            rec_at(c, c->entries[i - 1].value, &prev);
+            if (cmp_text(c, c->entries[i - 1].value, &prev, off, &r) == 0) {
                 out->comp_dups[comp]++;
                 continue;
             }
@@ -160,6 +176,13 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             }
             c.n = 0;
             pm_buf_reset(&c.arena);
+            /* Size the arena once from the spills' totals instead of
+             * doubling (which could take twice the budget). */
+            uint64_t expect = in->bucket_bytes[b] / passes + in->bucket_bytes[b] / passes / 8 + 4096;
+            if (expect < SIZE_MAX && pm_buf_reserve(&c.arena, (size_t)expect) < 0) {
+                rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+                break;
+            }
             for (size_t s = 0; s < in->n_spills && rc == 0; s++)
                 if (in->spills[s])
                     rc = pm_spill_reader_visit(in->spills[s], b, sub_lo, sub_hi, collect, &c, err);
@@ -184,6 +207,7 @@ done:
     pm_shard_writer_abort(w);
     pm_buf_free(&c.arena);
     free(c.entries);
+    free(c.scratch);
     pm_buf_free(&path);
     pm_buf_free(&name);
     return rc;
