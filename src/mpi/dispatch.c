@@ -3,8 +3,25 @@
 #include "pilemix/error.h"
 
 #include <string.h>
+#include <time.h>
 
 enum { TAG_REQUEST = 101, TAG_ITEM = 102 };
+
+static void nap(void)
+{
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+}
+
+void pm_mpi_quiet_wait(MPI_Request *req)
+{
+    int done = 0;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    while (!done) {
+        nap();
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    }
+}
 
 void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,
                        uint64_t max_rejected)
@@ -85,8 +102,10 @@ int pm_dispatch_next(pm_dispatch_t *d, const pm_item_report_t *last, uint32_t *i
         return 1;
     }
     int64_t it;
+    MPI_Request req;
     MPI_Send(last, 4, MPI_INT64_T, 0, TAG_REQUEST, d->comm);
-    MPI_Recv(&it, 1, MPI_INT64_T, 0, TAG_ITEM, d->comm, MPI_STATUS_IGNORE);
+    MPI_Irecv(&it, 1, MPI_INT64_T, 0, TAG_ITEM, d->comm, &req);
+    pm_mpi_quiet_wait(&req);
     if (it < 0) {
         d->told_done = true;
         return 0;
@@ -103,9 +122,13 @@ int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
             d->first_failure = my_status;
         }
         while (d->active_workers > 0) {
+            int flag = 0;
             MPI_Status st;
-            MPI_Probe(MPI_ANY_SOURCE, TAG_REQUEST, d->comm, &st);
-            serve_one(d, st.MPI_SOURCE);
+            MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, d->comm, &flag, &st);
+            if (flag)
+                serve_one(d, st.MPI_SOURCE);
+            else
+                nap();
         }
         if (d->failed && my_status == 0)
             my_status = (int)d->first_failure;
@@ -121,6 +144,8 @@ int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
     /* PM_E* codes are negative: the minimum is the first in the enum order,
      * which is fine as "some failure"; 0 only when every rank is 0. */
     int agreed = 0;
-    MPI_Allreduce(&my_status, &agreed, 1, MPI_INT, MPI_MIN, d->comm);
+    MPI_Request req;
+    MPI_Iallreduce(&my_status, &agreed, 1, MPI_INT, MPI_MIN, d->comm, &req);
+    pm_mpi_quiet_wait(&req);
     return agreed;
 }

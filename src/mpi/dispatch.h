@@ -43,6 +43,11 @@ typedef struct pm_dispatch {
     bool told_done;
 } pm_dispatch_t;
 
+/* Wait for a request without spinning: Open MPI busy-polls in blocking
+ * calls, which burns a core per idle rank (CPU the benchmarks count, and
+ * CPU an oversubscribed test machine needs). Sleeps ~0.2 ms between tests. */
+void pm_mpi_quiet_wait(MPI_Request *req);
+
 /* Collective. queue is read on rank 0 only. */
 void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,
                        uint64_t max_rejected);

@@ -101,7 +101,9 @@ static int prepare(run_t *r, pm_error_t *err)
 
 static int share_setup(run_t *r, int status, pm_error_t *err)
 {
-    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Ibcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_quiet_wait(&req); /* rank 0 may spend a while planning */
     if (status < 0)
         return status;
     char *cfg_json = r->rank == 0 ? pm_config_pack(&r->cfg) : NULL;
@@ -264,7 +266,9 @@ static int open_spills(run_t *r, pm_error_t *err)
     int agreed = 0;
     if (rc < 0)
         report(r->rank, err);
-    MPI_Allreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    pm_mpi_quiet_wait(&req);
     if (agreed < 0)
         return agreed;
     MPI_Allreduce(MPI_IN_PLACE, r->bucket_records, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
@@ -475,17 +479,21 @@ int pm_run(const pm_run_opts_t *opts)
         goto done;
     /* Sum every rank's share into rank 0's totals. */
     size_t words = pm_totals_words(&r.totals);
+    MPI_Request req;
     if (r.rank == 0)
-        MPI_Reduce(MPI_IN_PLACE, r.totals.words, (int)words, MPI_UINT64_T, MPI_SUM, 0,
-                   MPI_COMM_WORLD);
+        MPI_Ireduce(MPI_IN_PLACE, r.totals.words, (int)words, MPI_UINT64_T, MPI_SUM, 0,
+                    MPI_COMM_WORLD, &req);
     else
-        MPI_Reduce(r.totals.words, NULL, (int)words, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        MPI_Ireduce(r.totals.words, NULL, (int)words, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD,
+                    &req);
+    pm_mpi_quiet_wait(&req);
     if (r.rank == 0) {
         rc = finish(&r, &err);
         if (rc < 0)
             report(0, &err);
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_quiet_wait(&req);
 done:
     run_close(&r);
     return rc;
