@@ -36,7 +36,8 @@ static const char *const output_keys[] = {"dir",         "train_shards", "val_fr
                                           "test_fraction", "zstd_level", "keep_meta",
                                           NULL};
 static const char *const run_keys[] = {"work_dir",        "mem_per_rank",     "on_bad_record",
-                                       "max_bad_records", "max_record_bytes", NULL};
+                                       "on_bad_file",     "max_bad_records",  "max_record_bytes",
+                                       NULL};
 
 /* Parsing state: the error sink and the file that messages name. */
 typedef struct ctx {
@@ -211,6 +212,21 @@ static int get_fraction(ctx_t *c, const json_t *v, const char *path, double *out
     return 0;
 }
 
+/* "fail" or "skip": what to do with a bad record or a bad input file. */
+static int get_on_bad(ctx_t *c, const json_t *v, const char *path, pm_on_bad_t *out)
+{
+    if (!json_is_string(v))
+        return cfg_error(c, path, "must be \"fail\" or \"skip\" (got %s)", type_name(v));
+    const char *s = json_string_value(v);
+    if (!strcmp(s, "fail"))
+        *out = PM_ON_BAD_FAIL;
+    else if (!strcmp(s, "skip"))
+        *out = PM_ON_BAD_SKIP;
+    else
+        return cfg_error(c, path, "must be \"fail\" or \"skip\" (got \"%s\")", s);
+    return 0;
+}
+
 static void fmt_size(char *out, size_t n, uint64_t x)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -350,8 +366,10 @@ static int check_component_name(ctx_t *c, const char *path, const char *name)
         return cfg_error(c, path, "must not be \"%s\"", name);
     if (strchr(name, '/'))
         return cfg_error(c, path, "must not contain '/' (got \"%s\")", name);
+    /* C0, DEL and C1 (U+0080-U+009F, UTF-8 C2 80..C2 9F): names go to
+     * terminals in the summary table and into every output line's meta. */
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
             return cfg_error(c, path, "must not contain control characters");
     return 0;
 }
@@ -477,19 +495,11 @@ static int parse_run(ctx_t *c, pm_config_t *cfg, const json_t *run)
     if (v)
         PM_TRY(get_size(c, v, "run.mem_per_rank", MIN_MEM_PER_RANK, 0, &cfg->mem_per_rank));
     PM_TRY(get_key(c, run, "run", "on_bad_record", 0, &v));
-    if (v) {
-        if (!json_is_string(v))
-            return cfg_error(c, "run.on_bad_record",
-                             "must be \"fail\" or \"skip\" (got %s)", type_name(v));
-        s = json_string_value(v);
-        if (!strcmp(s, "fail"))
-            cfg->on_bad_record = PM_ON_BAD_FAIL;
-        else if (!strcmp(s, "skip"))
-            cfg->on_bad_record = PM_ON_BAD_SKIP;
-        else
-            return cfg_error(c, "run.on_bad_record",
-                             "must be \"fail\" or \"skip\" (got \"%s\")", s);
-    }
+    if (v)
+        PM_TRY(get_on_bad(c, v, "run.on_bad_record", &cfg->on_bad_record));
+    PM_TRY(get_key(c, run, "run", "on_bad_file", 0, &v));
+    if (v)
+        PM_TRY(get_on_bad(c, v, "run.on_bad_file", &cfg->on_bad_file));
     PM_TRY(get_key(c, run, "run", "max_bad_records", 0, &v));
     if (v) {
         PM_TRY(get_int(c, v, "run.max_bad_records", 0, INT64_MAX, &i));
@@ -508,12 +518,13 @@ static json_t *canonical(const pm_config_t *cfg, const char *raw_dir)
 {
     json_t *comps = json_array();
     json_t *doc = json_pack(
-        "{s:s, s:I, s:o, s:{s:s, s:I, s:f, s:f, s:i, s:b}, s:{s:s, s:I, s:I}}", "name",
+        "{s:s, s:I, s:o, s:{s:s, s:I, s:f, s:f, s:i, s:b}, s:{s:s, s:s, s:I, s:I}}", "name",
         cfg->name, "seed", (json_int_t)cfg->seed, "components", comps, "output", "dir", raw_dir,
         "train_shards", (json_int_t)cfg->train_shards, "val_fraction", cfg->val_fraction,
         "test_fraction", cfg->test_fraction, "zstd_level", cfg->zstd_level, "keep_meta",
         (int)cfg->keep_meta, "run", "on_bad_record",
-        cfg->on_bad_record == PM_ON_BAD_SKIP ? "skip" : "fail", "max_bad_records",
+        cfg->on_bad_record == PM_ON_BAD_SKIP ? "skip" : "fail", "on_bad_file",
+        cfg->on_bad_file == PM_ON_BAD_SKIP ? "skip" : "fail", "max_bad_records",
         (json_int_t)cfg->max_bad_records, "max_record_bytes",
         (json_int_t)cfg->max_record_bytes);
     if (!doc)
@@ -613,6 +624,7 @@ int pm_config_load_string(pm_config_t *cfg, const char *json, const char *origin
     cfg->keep_meta = true;
     cfg->mem_per_rank = DEF_MEM_PER_RANK;
     cfg->on_bad_record = PM_ON_BAD_FAIL;
+    cfg->on_bad_file = PM_ON_BAD_FAIL;
     cfg->max_bad_records = DEF_MAX_BAD_RECORDS;
     cfg->max_record_bytes = DEF_MAX_RECORD_BYTES;
 

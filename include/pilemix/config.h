@@ -25,7 +25,8 @@
 typedef enum { PM_ON_BAD_FAIL = 0, PM_ON_BAD_SKIP = 1 } pm_on_bad_t;
 
 typedef struct pm_component_cfg {
-    char *name;          /* unique; refused if it has '/', control chars, or is "." / ".." / "" */
+    char *name;          /* unique; refused if it has '/', control chars (C0, DEL, C1),
+                          * or is "." / ".." / "" */
     char **paths;        /* expanded: ${VAR} substituted, relative-to-config resolved */
     char **raw_paths;    /* as written in the config */
     size_t n_paths;      /* >= 1 */
@@ -53,6 +54,10 @@ typedef struct pm_config {
     char *work_dir;            /* default out_dir + ".work"; resolved */
     uint64_t mem_per_rank;     /* default 2 GiB; size string or integer; >= 16 MiB */
     pm_on_bad_t on_bad_record; /* default fail */
+    pm_on_bad_t on_bad_file;   /* default fail; skip: a corrupt, truncated, changed or
+                                * unreadable input file found at run time is skipped
+                                * whole and listed in the rejects (plan-time faults
+                                * always fail) */
     uint64_t max_bad_records;  /* default 1000; the job fails past this many (per job) */
     uint64_t max_record_bytes; /* default 64 MiB; a longer line is a bad record */
 

@@ -25,7 +25,8 @@ static const char *full_cfg =
     "  \"output\": {\"dir\": \"out/pile-v1\", \"train_shards\": 7, \"val_fraction\": 0.001,\n"
     "             \"test_fraction\": 0.002, \"zstd_level\": 5, \"keep_meta\": false},\n"
     "  \"run\": {\"work_dir\": \"/scratch/w\", \"mem_per_rank\": \"512M\",\n"
-    "          \"on_bad_record\": \"skip\", \"max_bad_records\": 7, \"max_record_bytes\": \"1MiB\"}\n"
+    "          \"on_bad_record\": \"skip\", \"on_bad_file\": \"skip\", \"max_bad_records\": 7,\n"
+    "          \"max_record_bytes\": \"1MiB\"}\n"
     "}\n";
 
 START_TEST(test_full)
@@ -58,6 +59,7 @@ START_TEST(test_full)
     ck_assert_str_eq(cfg.work_dir, "/scratch/w");
     ck_assert_uint_eq(cfg.mem_per_rank, 512ULL << 20);
     ck_assert_int_eq(cfg.on_bad_record, PM_ON_BAD_SKIP);
+    ck_assert_int_eq(cfg.on_bad_file, PM_ON_BAD_SKIP);
     ck_assert_uint_eq(cfg.max_bad_records, 7);
     ck_assert_uint_eq(cfg.max_record_bytes, 1ULL << 20);
     ck_assert_ptr_nonnull(cfg.canonical_json);
@@ -65,6 +67,8 @@ START_TEST(test_full)
     ck_assert_ptr_null(strstr(cfg.canonical_json, "work_dir"));
     ck_assert_ptr_null(strstr(cfg.canonical_json, "mem_per_rank"));
     ck_assert_ptr_nonnull(strstr(cfg.canonical_json, "\"on_bad_record\":\"skip\""));
+    /* skipping a bad file changes what is written: part of the meaning */
+    ck_assert_ptr_nonnull(strstr(cfg.canonical_json, "\"on_bad_file\":\"skip\""));
     pm_config_close(&cfg);
     pm_config_close(&cfg); /* idempotent */
 }
@@ -88,6 +92,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.work_dir, "out.work"); /* not "out/.work" */
     ck_assert_uint_eq(cfg.mem_per_rank, 2ULL << 30);
     ck_assert_int_eq(cfg.on_bad_record, PM_ON_BAD_FAIL);
+    ck_assert_int_eq(cfg.on_bad_file, PM_ON_BAD_FAIL);
     ck_assert_uint_eq(cfg.max_bad_records, 1000);
     ck_assert_uint_eq(cfg.max_record_bytes, 64ULL << 20);
     ck_assert_str_eq(cfg.canonical_json,
@@ -95,7 +100,8 @@ START_TEST(test_defaults)
                      "\"name\":\"d\",\"output\":{\"dir\":\"out/\",\"keep_meta\":true,"
                      "\"test_fraction\":0.0,\"train_shards\":30,\"val_fraction\":0.0,"
                      "\"zstd_level\":3},\"run\":{\"max_bad_records\":1000,"
-                     "\"max_record_bytes\":67108864,\"on_bad_record\":\"fail\"},\"seed\":0}");
+                     "\"max_record_bytes\":67108864,\"on_bad_file\":\"fail\","
+                     "\"on_bad_record\":\"fail\"},\"seed\":0}");
     pm_config_close(&cfg);
 }
 END_TEST
@@ -194,7 +200,8 @@ START_TEST(test_canonical_hash)
                     "    {\"paths\": [\"b1\", \"b2\"], \"name\": \"B\", \"epochs\": 2.0}],\n"
                     "  \"seed\": 3, \"name\": \"h\",\n"
                     "  \"run\": {\"work_dir\": \"/tmp/else\", \"mem_per_rank\": \"8GiB\",\n"
-                    "          \"on_bad_record\": \"fail\", \"max_bad_records\": 1000,\n"
+                    "          \"on_bad_record\": \"fail\", \"on_bad_file\": \"fail\",\n"
+                    "          \"max_bad_records\": 1000,\n"
                     "          \"max_record_bytes\": \"64M\"}\n}\n";
     uint64_t ha = hash_of(a);
     ck_assert_uint_eq(ha, hash_of(b));
@@ -212,7 +219,13 @@ START_TEST(test_canonical_hash)
                        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
                        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
                        "\"run\":{\"on_bad_record\":\"skip\"}}";
+    const char *skip_file = "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+                            "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
+                            "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
+                            "\"run\":{\"on_bad_file\":\"skip\"}}";
     ck_assert_uint_ne(ha, hash_of(epochs));
+    ck_assert_uint_ne(ha, hash_of(skip_file));
+    ck_assert_uint_ne(hash_of(skip), hash_of(skip_file));
     ck_assert_uint_ne(ha, hash_of(seed));
     ck_assert_uint_ne(ha, hash_of(order));
     ck_assert_uint_ne(ha, hash_of(skip));
