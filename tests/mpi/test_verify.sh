@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `pilemix verify` passes on good output (1 and 3 ranks) and catches a flipped
+# byte, a truncated file, a missing file and an unexpected file, each with a
+# message naming the file; `stats` prints tables and JSON. Also: kill -9 of
+# mpirun itself mid-run, then --resume, gives the clean bytes.
+. "$(dirname "$0")/lib.sh"
+
+make_corpus "$T/data" 5 6M
+write_config "$T/data" "$T/out" "$T/cfg.json"
+pm 2 run "$T/cfg.json" --progress 0 >/dev/null
+cp -r "$T/out" "$T/ref"
+
+if pm 1 verify "$T/out" >/dev/null && pm 3 verify "$T/out" >/dev/null; then
+    ok "verify passes on good output at 1 and 3 ranks"
+else
+    not_ok "verify on good output"
+fi
+
+check_catches() { # $1 = description, $2 = stderr pattern; the damage is already done
+    if expect_fail 1 "$2" pm 2 verify "$T/out"; then ok "verify catches $1"; else not_ok "verify misses $1"; fi
+    rm -rf "$T/out" && cp -r "$T/ref" "$T/out"
+}
+printf '\x5a' | dd of="$T/out/train/2.jsonl.zst" bs=1 seek=3000 conv=notrunc 2>/dev/null
+check_catches "a flipped byte" 'train/2\.jsonl\.zst: .*(corrupt|checksum)'
+truncate -s 5000 "$T/out/val.jsonl.zst"
+check_catches "a truncated file" 'val\.jsonl\.zst: truncated'
+rm "$T/out/train/4.jsonl.zst"
+check_catches "a missing file" 'train/4\.jsonl\.zst: missing file'
+echo hi >"$T/out/train/stray.jsonl.zst"
+check_catches "an unexpected file" 'train/stray\.jsonl\.zst: unexpected file'
+zstd -q -c "$T/data/pubmed/00.jsonl.zst" >/dev/null 2>&1 || true
+# A second frame appended: readers that stop at the first frame would miss it.
+printf '{"text": "extra", "meta": {"pile_set_name": "Github"}}\n' | zstd -q -c >>"$T/out/test.jsonl.zst"
+check_catches "a second zstd frame" 'test\.jsonl\.zst: more than one zstd frame'
+
+if "$PILEMIX" stats "$T/out" | grep -q 'Wikipedia (en)' &&
+    "$PILEMIX" stats "$T/out" --json | jq -e '.components | length == 5' >/dev/null; then
+    ok "stats prints a table and JSON"
+else
+    not_ok "stats"
+fi
+
+# kill -9 of mpirun and its ranks (as a scheduler ends a job step) in the
+# middle of a (slowed) run, then resume.
+rm -rf "$T/out" "$T/out.work"
+PILEMIX_TEST_GATHER_BYTES=20000 setsid timeout 300 mpirun --oversubscribe -np 2 "$PILEMIX" run "$T/cfg.json" --progress 0 \
+    </dev/null >/dev/null 2>&1 &
+launcher=$!
+# Kill once the scatter has committed some work.
+for _ in $(seq 1 400); do
+    ls "$T/out.work/spill/"*.spill >/dev/null 2>&1 && break
+    sleep 0.05
+done
+kill -9 -- "-$launcher" 2>/dev/null || true
+# Open MPI puts ranks in their own process groups; a scheduler kills them all.
+pkill -9 -f "$PILEMIX run $T/cfg.json" 2>/dev/null || true
+wait "$launcher" 2>/dev/null || true
+for _ in $(seq 1 100); do
+    pgrep -f "$PILEMIX run $T/cfg.json" >/dev/null || break
+    sleep 0.1
+done
+if [ -d "$T/out.work" ] && pm 3 run "$T/cfg.json" --resume --progress 0 >"$T/resume.log" 2>&1 &&
+    same_output "$T/ref" "$T/out"; then
+    ok "kill -9 of mpirun, resumed on 3 ranks: identical ($(grep -o 'reused.*' "$T/resume.log" || echo 'nothing reused'))"
+elif [ ! -d "$T/out.work" ] && same_output "$T/ref" "$T/out"; then
+    ok "kill -9 of mpirun came after the run finished (nothing to resume)"
+else
+    cat "$T/resume.log"; not_ok "resume after kill -9 of mpirun"
+fi
+finish
