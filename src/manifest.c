@@ -117,6 +117,7 @@ static json_t *component_json(const pm_job_t *job, const pm_totals_t *t, size_t 
     json_object_set_new(o, "bad_records",
                         json_pack("{s:o, s:o}", "total", u64(s->rejected_total), "by_reason",
                                   reasons));
+    json_object_set_new(o, "skipped_files", u64(s->skipped_files));
     json_object_set_new(o, "train_documents", u64(s->split_docs[PM_SPLIT_TRAIN]));
     json_object_set_new(o, "train_documents_sampled_out", u64(s->train_zero_copies));
     json_object_set_new(o, "val_documents", u64(s->split_docs[PM_SPLIT_VAL]));

@@ -22,6 +22,7 @@ typedef struct task_ctx {
     pm_spill_writer_t *spill;
     int rejects_fd;
     pm_buf_t rejects_path, rejects_temp, line_out;
+    bool file_fault; /* the error is the input file's (corrupt, truncated, changed) */
 } task_ctx_t;
 
 static bool is_blank(const char *p, size_t n)
@@ -32,8 +33,8 @@ static bool is_blank(const char *p, size_t n)
     return true;
 }
 
-static int write_reject(task_ctx_t *t, const pm_line_t *line, int status, const char *detail,
-                        size_t column, pm_error_t *err)
+static int write_reject(task_ctx_t *t, const pm_line_t *line, const char *reason,
+                        const char *detail, size_t column, pm_error_t *err)
 {
     if (t->rejects_fd < 0) {
         PM_TRY(pm_job_rejects_path(t->job, t->task, &t->rejects_path));
@@ -51,7 +52,7 @@ static int write_reject(task_ctx_t *t, const pm_line_t *line, int status, const 
     rc = rc ? rc : pm_json_escape_lossy(b, t->file->relpath, strlen(t->file->relpath));
     rc = rc ? rc : pm_buf_printf(b, ", \"line\": %llu, \"offset\": %llu, \"column\": %llu, \"reason\": \"%s\", \"detail\": ",
                                  (unsigned long long)line->lineno, (unsigned long long)line->offset,
-                                 (unsigned long long)column, pm_record_status_name(status));
+                                 (unsigned long long)column, reason);
     rc = rc ? rc : pm_json_escape_lossy(b, detail, strlen(detail));
     rc = rc ? rc : pm_buf_printf(b, ", \"bytes\": %llu, \"raw\": ", (unsigned long long)line->full_len);
     rc = rc ? rc : pm_json_escape_lossy(b, line->data, raw);
@@ -81,7 +82,7 @@ static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const ch
                             "more than %llu bad records (run.max_bad_records); last: %s: %s",
                             (unsigned long long)cfg->max_bad_records,
                             pm_record_status_name(status), detail);
-    return write_reject(t, line, status, detail, column, err);
+    return write_reject(t, line, pm_record_status_name(status), detail, column, err);
 }
 
 static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm_error_t *err)
@@ -126,7 +127,12 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
     pm_task_stats_t *st = t->stats;
     int rc;
     uint32_t since_poll = 0;
-    while ((rc = pm_reader_next(reader, &line, err)) > 0) {
+    for (;;) {
+        rc = pm_reader_next(reader, &line, err);
+        if (rc <= 0) {
+            t->file_fault = rc < 0; /* corrupt or truncated input, a read error */
+            break;
+        }
         st->lines++;
         pm_fault_hit("scatter-record");
         if (poll && ++since_poll >= POLL_EVERY) {
@@ -193,6 +199,73 @@ static int check_unchanged(const pm_input_file_t *f, const char *when, pm_error_
     return 0;
 }
 
+/* Stream the file into the spill; on success everything is ready to commit. */
+static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_reader_t **reader, pm_poll_fn poll,
+                     void *poll_ctx, const char *spill_path, pm_error_t *err)
+{
+    const pm_input_file_t *file = t->file;
+    const pm_job_t *job = t->job;
+    t->file_fault = true;
+    PM_TRY(check_unchanged(file, "since the run was planned", err));
+    if (file->size == 0)
+        return pm_error_set(err, PM_EDATA, file->path, 0, "empty file (0 bytes)");
+    PM_TRY(pm_reader_open(reader, file->path, file->path, file->format,
+                          (size_t)job->cfg->max_record_bytes, err));
+    t->file_fault = false;
+    PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&job->layout),
+                                (size_t)arena_bytes, err));
+    PM_TRY(process_lines(t, *reader, poll, poll_ctx, err));
+    /* A file rewritten or appended to while we read it gives a mix of two
+     * versions: refuse it rather than emit that. */
+    t->file_fault = true;
+    if (pm_reader_bytes_in(*reader) != file->size)
+        return pm_error_set(err, PM_EDATA, file->path, 0,
+                            "file changed while being read (%llu bytes read, %llu planned)",
+                            (unsigned long long)pm_reader_bytes_in(*reader),
+                            (unsigned long long)file->size);
+    PM_TRY(check_unchanged(file, "while being read", err));
+    t->file_fault = false;
+    return 0;
+}
+
+static void discard(task_ctx_t *t)
+{
+    if (t->rejects_fd >= 0) {
+        close(t->rejects_fd);
+        unlink(t->rejects_temp.data);
+        t->rejects_fd = -1;
+    }
+    pm_spill_writer_abort(t->spill);
+    t->spill = NULL;
+}
+
+/* on_bad_file "skip": nothing of the file is emitted; the file is listed in
+ * the rejects with the reason and counted, and the task commits empty. */
+static int skip_file(task_ctx_t *t, const char *spill_path, pm_error_t *err)
+{
+    char detail[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 32];
+    if (err) /* name the file by its identity path: rejects are output, and
+              * must not depend on where the data is mounted */
+        snprintf(err->file, sizeof err->file, "%s", t->file->relpath);
+    pm_error_format(err, detail, sizeof detail);
+    discard(t);
+    pm_task_stats_t *st = t->stats;
+    memset(st, 0, sizeof *st);
+    st->bytes_in = t->file->size;
+    st->skipped_files = 1;
+    pm_line_t none = {.data = "", .len = 0, .offset = 0, .lineno = 0};
+    pm_error_clear(err);
+    PM_TRY(write_reject(t, &none, "bad_file", detail, 0, err));
+    int rc = pm_temp_commit(t->rejects_fd, t->rejects_temp.data, t->rejects_path.data, err);
+    t->rejects_fd = -1;
+    PM_TRY(rc);
+    PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&t->job->layout),
+                                1u << 20, err));
+    rc = pm_spill_writer_commit(t->spill, st, sizeof *st, err);
+    t->spill = NULL;
+    return rc;
+}
+
 int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
                     pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
 {
@@ -209,32 +282,11 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
-    if ((rc = check_unchanged(file, "since the run was planned", err)) < 0)
-        goto done;
-    if (file->size == 0) {
-        rc = pm_error_set(err, PM_EDATA, file->path, 0, "empty file (0 bytes)");
+    rc = read_task(&t, arena_bytes, &reader, poll, poll_ctx, spill_path.data, err);
+    if (rc < 0 && t.file_fault && job->cfg->on_bad_file == PM_ON_BAD_SKIP) {
+        rc = skip_file(&t, spill_path.data, err);
         goto done;
     }
-    rc = pm_reader_open(&reader, file->path, file->path, file->format,
-                        (size_t)job->cfg->max_record_bytes, err);
-    if (rc < 0)
-        goto done;
-    rc = pm_spill_writer_open(&t.spill, spill_path.data, pm_layout_total_buckets(&job->layout),
-                              (size_t)arena_bytes, err);
-    if (rc < 0)
-        goto done;
-    rc = process_lines(&t, reader, poll, poll_ctx, err);
-    if (rc < 0)
-        goto done;
-    /* A file rewritten or appended to while we read it gives a mix of two
-     * versions: refuse it rather than emit that. */
-    if (pm_reader_bytes_in(reader) != file->size)
-        rc = pm_error_set(err, PM_EDATA, file->path, 0,
-                          "file changed while being read (%llu bytes read, %llu planned)",
-                          (unsigned long long)pm_reader_bytes_in(reader),
-                          (unsigned long long)file->size);
-    if (rc == 0)
-        rc = check_unchanged(file, "while being read", err);
     if (rc < 0)
         goto done;
     /* Commit: rejects first, then the spill, whose existence marks the task done. */
@@ -247,11 +299,7 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
     rc = pm_spill_writer_commit(t.spill, stats, sizeof *stats, err);
     t.spill = NULL;
 done:
-    if (t.rejects_fd >= 0) {
-        close(t.rejects_fd);
-        unlink(t.rejects_temp.data);
-    }
-    pm_spill_writer_abort(t.spill);
+    discard(&t);
     pm_reader_close(reader);
     pm_buf_free(&spill_path);
     pm_buf_free(&t.rejects_path);

@@ -37,6 +37,7 @@ typedef struct pm_task_stats {
     uint64_t train_copies;      /* copies of train documents emitted */
     uint64_t train_copy_bytes;  /* their text bytes */
     uint64_t train_zero_copies; /* train documents sampled to 0 copies (epochs < 1) */
+    uint64_t skipped_files;     /* 1 when on_bad_file "skip" skipped this file whole */
 } pm_task_stats_t;
 
 #define PM_TASK_STATS_WORDS (sizeof(pm_task_stats_t) / sizeof(uint64_t))

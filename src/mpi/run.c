@@ -400,8 +400,9 @@ static int finish(run_t *r, pm_error_t *err)
     printf("pilemix: %s: %zu input files -> %s\n", r->cfg.name, r->plan.n_files, r->cfg.out_dir);
     pm_totals_print_summary(&r->job, &r->totals, stdout);
     if (has_rejects)
-        printf("%llu bad records skipped: see %s/rejects/rejects.jsonl\n",
-               (unsigned long long)all.rejected_total, r->cfg.out_dir);
+        printf("%llu bad records and %llu bad files skipped: see %s/rejects/rejects.jsonl\n",
+               (unsigned long long)all.rejected_total, (unsigned long long)all.skipped_files,
+               r->cfg.out_dir);
     if (*r->totals.tasks_reused || *r->totals.files_reused)
         printf("resumed: reused %llu of %zu scatter tasks and %llu of %u output files\n",
                (unsigned long long)*r->totals.tasks_reused, r->plan.n_files,
