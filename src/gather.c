@@ -21,11 +21,8 @@ typedef struct pass_ctx {
     pm_error_t *err;
 } pass_ctx_t;
 
-static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, const char *meta)
+static int push_entry(pass_ctx_t *c, uint64_t key, uint64_t off)
 {
-    pass_ctx_t *c = vctx;
-    if (rec->file >= c->job->plan->n_files)
-        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u", rec->file);
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4096;
         sort_entry_t *e = realloc(c->entries, cap * sizeof *e);
@@ -38,7 +35,37 @@ static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, cons
         c->scratch = e;
         c->cap = cap;
     }
-    c->entries[c->n++] = (sort_entry_t){rec->key, c->arena.len};
+    c->entries[c->n++] = (sort_entry_t){key, off};
+    return 0;
+}
+
+/* Single-pass buckets: read every spill's ranges straight into the arena
+ * (one pread per run, no per-record copy), then index the records. */
+static int load_whole_bucket(const pm_gather_in_t *in, uint32_t b, pass_ctx_t *c, pm_error_t *err)
+{
+    for (size_t s = 0; s < in->n_spills; s++)
+        if (in->spills[s])
+            PM_TRY(pm_spill_reader_append_bucket(in->spills[s], b, &c->arena, err));
+    for (size_t off = 0; off < c->arena.len;) {
+        pm_spill_rec_t rec;
+        if (c->arena.len - off < PM_SPILL_REC_HEADER)
+            return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill: record cut short");
+        memcpy(&rec, c->arena.data + off, sizeof rec);
+        size_t size = PM_SPILL_REC_HEADER + (size_t)rec.text_len + rec.meta_len;
+        if (size > c->arena.len - off || rec.file >= c->job->plan->n_files)
+            return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill record");
+        PM_TRY(push_entry(c, rec.key, off));
+        off += size;
+    }
+    return 0;
+}
+
+static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, const char *meta)
+{
+    pass_ctx_t *c = vctx;
+    if (rec->file >= c->job->plan->n_files)
+        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u", rec->file);
+    PM_TRY(push_entry(c, rec->key, c->arena.len));
     if (pm_buf_append(&c->arena, rec, PM_SPILL_REC_HEADER) < 0 ||
         pm_buf_append(&c->arena, text, rec->text_len) < 0 ||
         pm_buf_append(&c->arena, meta, rec->meta_len) < 0)
@@ -183,9 +210,13 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                 rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
                 break;
             }
-            for (size_t s = 0; s < in->n_spills && rc == 0; s++)
-                if (in->spills[s])
-                    rc = pm_spill_reader_visit(in->spills[s], b, sub_lo, sub_hi, collect, &c, err);
+            if (passes == 1)
+                rc = load_whole_bucket(in, b, &c, err);
+            else
+                for (size_t s = 0; s < in->n_spills && rc == 0; s++)
+                    if (in->spills[s])
+                        rc = pm_spill_reader_visit(in->spills[s], b, sub_lo, sub_hi, collect, &c,
+                                                   err);
             if (rc == 0)
                 rc = write_pass(&c, w, out, err);
             if (rc == 0 && poll)

@@ -522,6 +522,24 @@ static int visit_range(pm_spill_reader_t *r, uint64_t start, uint64_t end, uint6
     return 0;
 }
 
+/* The byte range [start, end) of a bucket inside run k. */
+static int bucket_range(pm_spill_reader_t *r, uint64_t k, uint32_t bucket, uint64_t *start,
+                        uint64_t *end, pm_error_t *err)
+{
+    uint64_t run_start = r->runs[2 * k], index_pos = r->runs[2 * k + 1];
+    uint64_t bounds[2] = {0, 0};
+    if (bucket == 0)
+        PM_TRY(pm_pread_all(r->fd, &bounds[1], 8, index_pos, r->path.data, err));
+    else
+        PM_TRY(pm_pread_all(r->fd, bounds, 16, index_pos + 8 * (uint64_t)(bucket - 1),
+                            r->path.data, err));
+    if (bounds[1] < bounds[0] || run_start + bounds[1] > index_pos)
+        return pm_error_set(err, PM_EIO, r->path.data, 0, "damaged spill run index");
+    *start = run_start + bounds[0];
+    *end = run_start + bounds[1];
+    return 0;
+}
+
 int pm_spill_reader_visit(pm_spill_reader_t *r, uint32_t bucket, uint64_t lo, uint64_t hi,
                           pm_spill_visit_fn fn, void *ctx, pm_error_t *err)
 {
@@ -529,25 +547,33 @@ int pm_spill_reader_visit(pm_spill_reader_t *r, uint32_t bucket, uint64_t lo, ui
         return pm_error_set(err, PM_EINTERNAL, r->path.data, 0, "bucket %u out of range", bucket);
     int rc = 0;
     for (uint64_t k = 0; k < r->n_runs && rc == 0; k++) {
-        uint64_t run_start = r->runs[2 * k], index_pos = r->runs[2 * k + 1];
-        uint64_t bounds[2] = {0, 0};
-        if (bucket == 0)
-            rc = pm_pread_all(r->fd, &bounds[1], 8, index_pos, r->path.data, err);
-        else
-            rc = pm_pread_all(r->fd, bounds, 16, index_pos + 8 * (uint64_t)(bucket - 1),
-                              r->path.data, err);
-        if (rc < 0)
-            break;
-        if (bounds[1] < bounds[0] || run_start + bounds[1] > index_pos) {
-            rc = pm_error_set(err, PM_EIO, r->path.data, 0, "damaged spill run index");
-            break;
-        }
-        if (bounds[1] > bounds[0])
-            rc = visit_range(r, run_start + bounds[0], run_start + bounds[1], lo, hi, fn, ctx, err);
+        uint64_t start, end;
+        rc = bucket_range(r, k, bucket, &start, &end, err);
+        if (rc == 0 && end > start)
+            rc = visit_range(r, start, end, lo, hi, fn, ctx, err);
     }
     free(r->buf);
     r->buf = NULL;
     r->buf_cap = 0;
     pm_buf_free(&r->big);
     return rc;
+}
+
+int pm_spill_reader_append_bucket(pm_spill_reader_t *r, uint32_t bucket, pm_buf_t *out,
+                                  pm_error_t *err)
+{
+    if (bucket >= r->n_buckets)
+        return pm_error_set(err, PM_EINTERNAL, r->path.data, 0, "bucket %u out of range", bucket);
+    for (uint64_t k = 0; k < r->n_runs; k++) {
+        uint64_t start, end;
+        PM_TRY(bucket_range(r, k, bucket, &start, &end, err));
+        if (end == start)
+            continue;
+        if (end - start > SIZE_MAX / 2 || pm_buf_reserve(out, (size_t)(end - start)) < 0)
+            return pm_error_set(err, PM_ENOMEM, r->path.data, 0, "out of memory");
+        PM_TRY(pm_pread_all(r->fd, out->data + out->len, (size_t)(end - start), start,
+                            r->path.data, err));
+        out->len += (size_t)(end - start);
+    }
+    return 0;
 }

@@ -19,6 +19,7 @@
 #ifndef PILEMIX_SPILL_H
 #define PILEMIX_SPILL_H
 
+#include "pilemix/buf.h"
 #include "pilemix/error.h"
 
 #include <stddef.h>
@@ -68,5 +69,10 @@ typedef int (*pm_spill_visit_fn)(void *ctx, const pm_spill_rec_t *rec, const cha
                                  const char *meta);
 int pm_spill_reader_visit(pm_spill_reader_t *r, uint32_t bucket, uint64_t lo, uint64_t hi,
                           pm_spill_visit_fn fn, void *ctx, pm_error_t *err);
+
+/* Append the raw records of a bucket (header, text, meta, back to back; all
+ * runs in order) to out: the whole-bucket fast path, one pread per run. */
+int pm_spill_reader_append_bucket(pm_spill_reader_t *r, uint32_t bucket, pm_buf_t *out,
+                                  pm_error_t *err);
 
 #endif
