@@ -181,7 +181,8 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
-    rc = pm_shard_writer_open(&w, path.data, job->cfg->zstd_level, in->zstd_workers, err);
+    rc = pm_shard_writer_open(&w, path.data, job->cfg->zstd_level, in->zstd_workers, in->cctx,
+                              err);
     if (rc < 0)
         goto done;
     for (uint32_t b = first; b < first + count && rc == 0; b++) {

@@ -4,6 +4,7 @@
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ struct pm_shard_writer {
     int fd;
     pm_buf_t final_path, temp_path;
     ZSTD_CCtx *cctx;
+    bool own_cctx;
     pm_buf_t stage; /* serialized lines waiting for the compressor */
     char *out;
     size_t out_cap;
@@ -39,7 +41,8 @@ void pm_hex128(const unsigned char d[16], char out[33])
 
 static void writer_free(pm_shard_writer_t *w)
 {
-    ZSTD_freeCCtx(w->cctx);
+    if (w->own_cctx)
+        ZSTD_freeCCtx(w->cctx);
     pm_buf_free(&w->final_path);
     pm_buf_free(&w->temp_path);
     pm_buf_free(&w->stage);
@@ -64,7 +67,7 @@ static int zstd_fail(pm_shard_writer_t *w, size_t code, pm_error_t *err)
 }
 
 int pm_shard_writer_open(pm_shard_writer_t **out, const char *final_path, int level, int workers,
-                         pm_error_t *err)
+                         ZSTD_CCtx *cctx, pm_error_t *err)
 {
     *out = NULL;
     pm_shard_writer_t *w = calloc(1, sizeof *w);
@@ -73,7 +76,10 @@ int pm_shard_writer_open(pm_shard_writer_t **out, const char *final_path, int le
     w->fd = -1;
     w->out_cap = ZSTD_CStreamOutSize();
     w->out = malloc(w->out_cap);
-    w->cctx = ZSTD_createCCtx();
+    w->own_cctx = cctx == NULL;
+    w->cctx = cctx ? cctx : ZSTD_createCCtx();
+    if (cctx)
+        ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
     if (!w->out || !w->cctx || pm_buf_append_str(&w->final_path, final_path) < 0 ||
         pm_temp_path(&w->temp_path, final_path) < 0 || pm_buf_reserve(&w->stage, STAGE_BYTES) < 0) {
         writer_free(w);

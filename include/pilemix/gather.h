@@ -26,6 +26,7 @@ typedef struct pm_gather_in {
     const uint64_t *bucket_bytes;
     uint64_t budget_bytes;            /* memory for one bucket pass */
     int zstd_workers;
+    ZSTD_CCtx *cctx;                  /* reused across files; NULL: one per file */
 } pm_gather_in_t;
 
 /* Per-file outcome beside pm_file_result_t: per component, documents written

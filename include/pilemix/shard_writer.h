@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <zstd.h>
 
 typedef struct pm_file_result {
     uint64_t docs;
@@ -30,8 +31,12 @@ typedef struct pm_file_result {
 
 typedef struct pm_shard_writer pm_shard_writer_t;
 
+/* cctx: NULL, or a compression context the caller owns and lends for the
+ * writer's life (reset here). Reusing one per rank across files keeps zstd's
+ * buffers and worker threads instead of rebuilding them for every file;
+ * output bytes are the same either way. */
 int pm_shard_writer_open(pm_shard_writer_t **out, const char *final_path, int level, int workers,
-                         pm_error_t *err);
+                         ZSTD_CCtx *cctx, pm_error_t *err);
 int pm_shard_writer_add(pm_shard_writer_t *w, const char *component, const char *text,
                         size_t text_len, const char *meta, size_t meta_len, pm_error_t *err);
 /* End the frame, fsync, rename into place, fill res. Frees w in every case. */

@@ -8,6 +8,7 @@
 #include "pilemix/error.h"
 #include "pilemix/plan.h"
 
+#include <malloc.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,6 +135,14 @@ int main(int argc, char **argv)
     /* Past RLIMIT_FSIZE a write should fail with EFBIG and be reported like
      * a full disk, not kill the rank. */
     signal(SIGXFSZ, SIG_IGN);
+#ifdef M_MMAP_THRESHOLD
+    /* Arenas of tens of MiB are freed and allocated again for every bucket;
+     * by default glibc maps and unmaps them each time, and the kernel zeroes
+     * every page again. Keep them in the heap instead (the budget bounds
+     * the peak either way). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
     if (argc < 2)
         return usage_error("missing command%s", "");
     const char *cmd = argv[1];

@@ -341,7 +341,8 @@ static int gather(run_t *r, pm_error_t *err)
             return rc;
     }
     pm_gather_in_t in = {&r->job, r->spills, r->plan.n_files, r->bucket_records, r->bucket_bytes,
-                         pm_job_bucket_budget(r->cfg.mem_per_rank), zstd_workers(r)};
+                         pm_job_bucket_budget(r->cfg.mem_per_rank), zstd_workers(r),
+                         ZSTD_createCCtx()};
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, UINT64_MAX);
     size_t nc = r->cfg.n_components;
     uint64_t *comp_docs = calloc(nc, sizeof(uint64_t)), *comp_dups = calloc(nc, sizeof(uint64_t));
@@ -372,6 +373,7 @@ static int gather(run_t *r, pm_error_t *err)
     }
     free(comp_docs);
     free(comp_dups);
+    ZSTD_freeCCtx(in.cctx);
     if (rc < 0 && !r->aborted)
         report(r->rank, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
