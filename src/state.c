@@ -56,19 +56,54 @@ static bool dir_is_empty(const char *path)
     return empty;
 }
 
-/* The names pilemix writes in OUTDIR (and their temps, ".NAME.tmp"). */
-static bool is_our_output(const char *name)
+static bool is_temp_of_ours(const char *name)
 {
-    static const char *ours[] = {"train", "val.jsonl.zst", "test.jsonl.zst", "manifest.json",
-                                 "XXH128SUMS", "rejects"};
-    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
-        if (!strcmp(name, ours[i]))
-            return true;
     size_t n = strlen(name);
     return name[0] == '.' && n > 5 && !strcmp(name + n - 4, ".tmp");
 }
 
-static int clear_output_dir(const char *out_dir, bool force, pm_error_t *err)
+/* A train shard name ("07.jsonl.zst") or its temp. */
+static bool is_shard_name(const char *name)
+{
+    if (is_temp_of_ours(name))
+        return true;
+    size_t digits = strspn(name, "0123456789");
+    return digits > 0 && !strcmp(name + digits, ".jsonl.zst");
+}
+
+/* What pilemix writes in OUTDIR. Subdirectories count only when everything
+ * in them is pilemix's too, so --force never deletes a user's file. */
+static bool is_our_output(const char *dir, const char *name)
+{
+    static const char *files[] = {"val.jsonl.zst", "test.jsonl.zst", "manifest.json",
+                                  "XXH128SUMS"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (!strcmp(name, files[i]))
+            return true;
+    if (is_temp_of_ours(name))
+        return true;
+    bool train = !strcmp(name, "train"), rejects = !strcmp(name, "rejects");
+    if (!train && !rejects)
+        return false;
+    char *sub = path_join(dir, name);
+    DIR *d = sub ? opendir(sub) : NULL;
+    free(sub);
+    if (!d)
+        return false;
+    bool ours = true;
+    struct dirent *e;
+    while (ours && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        ours = train ? is_shard_name(e->d_name)
+                     : !strcmp(e->d_name, "rejects.jsonl") || is_temp_of_ours(e->d_name);
+    }
+    closedir(d);
+    return ours;
+}
+
+/* Before anything is created: may this run write into out_dir? */
+static int check_output_dir(const char *out_dir, bool force, pm_error_t *err)
 {
     DIR *d = opendir(out_dir);
     if (!d)
@@ -78,31 +113,33 @@ static int clear_output_dir(const char *out_dir, bool force, pm_error_t *err)
     while ((e = readdir(d)) && rc == 0) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (!is_our_output(e->d_name)) {
+        if (!is_our_output(out_dir, e->d_name))
             rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
                               "output directory holds \"%s\", which pilemix did not write; "
                               "choose an empty or new output.dir",
                               e->d_name);
-        } else if (!force) {
+        else if (!force)
             rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
                               "output directory already holds a pilemix output (use --force to "
                               "replace it, or --resume to continue an interrupted run)");
-        }
     }
     closedir(d);
-    if (rc < 0)
-        return rc;
-    d = opendir(out_dir);
+    return rc;
+}
+
+/* Remove an earlier output; check_output_dir() vouched for every entry. */
+static int clear_output_dir(const char *out_dir, pm_error_t *err)
+{
+    DIR *d = opendir(out_dir);
     if (!d)
         return 0;
+    int rc = 0;
+    struct dirent *e;
     while ((e = readdir(d)) && rc == 0) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         char *p = path_join(out_dir, e->d_name);
-        if (!p)
-            rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        else
-            rc = pm_remove_tree(p, err);
+        rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
         free(p);
     }
     closedir(d);
@@ -281,6 +318,10 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
                               "work directory is not empty and is not a pilemix work directory; "
                               "refusing to delete it even with --force");
     }
+    /* Every refusal comes before anything is created, so a refused run can
+     * be repeated and gives the same message. */
+    if (rc == 0 && !resume)
+        rc = check_output_dir(cfg->out_dir, force, err);
     if (rc == 0)
         rc = pm_mkdir_p(cfg->work_dir, err);
     if (rc == 0)
@@ -297,7 +338,9 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
             free(p);
         }
         if (rc == 0)
-            rc = clear_output_dir(cfg->out_dir, force, err);
+            rc = check_output_dir(cfg->out_dir, force, err); /* again, under the lock */
+        if (rc == 0)
+            rc = clear_output_dir(cfg->out_dir, err);
         if (rc == 0) {
             json_t *j = state_json(cfg, plan, layout);
             char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;

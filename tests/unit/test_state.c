@@ -302,14 +302,10 @@ START_TEST(test_force_removes_only_pilemix_files)
      * pilemix writes" (state.h), so it must be refused or kept. */
     write_path(shard, "s");
     write_path(foreign, "keep me");
-    int rc = prepare(&x, false, true, &err);
-    (void)rc;
-    /* TODO(bug): state.c clear_output_dir() removes the whole OUTDIR/train
-     * (and OUTDIR/rejects) tree with --force without looking inside, so
-     * OUTDIR/train/README.md is deleted. Expected: PM_ESTATE naming it, or
-     * the file kept.
-    ck_assert(rc == PM_ESTATE || pm_path_exists(foreign));
-     */
+    /* --force never deletes a file pilemix did not write: refused, kept. */
+    ck_assert_int_eq(prepare(&x, false, true, &err), PM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "train"));
+    ck_assert(pm_path_exists(foreign));
     sfx_free(&x);
 }
 END_TEST
@@ -329,12 +325,8 @@ START_TEST(test_refused_fresh_run_is_repeatable)
     ck_assert_ptr_nonnull(strstr(err.msg, "already holds a pilemix output"));
     ck_assert(pm_path_exists(manifest));
     ck_assert_int_eq(prepare(&x, false, false, &err), PM_ESTATE);
-    /* TODO(bug): the refused prepare left WORK/ (with WORK/lock) behind, so
-     * the second attempt says "work directory exists: an earlier run did not
-     * finish (use --resume ...)", and --resume then says "nothing to resume".
-     * Expected: the same "already holds a pilemix output" refusal.
+    /* A refused run leaves nothing behind: the same refusal again. */
     ck_assert_ptr_nonnull(strstr(err.msg, "already holds a pilemix output"));
-     */
     ck_assert_int_eq(prepare(&x, false, true, &err), 0);
     ck_assert(!pm_path_exists(manifest));
     sfx_free(&x);
