@@ -133,6 +133,25 @@ int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32
     return 0;
 }
 
+/* Write the run's bucket end offsets (w->run_index) and record the run. */
+static int end_run(pm_spill_writer_t *w, uint64_t run_start, pm_error_t *err)
+{
+    if (w->n_runs == w->runs_cap) {
+        size_t cap = w->runs_cap ? w->runs_cap * 2 : 16;
+        uint64_t *r = realloc(w->runs, cap * 2 * sizeof(uint64_t));
+        if (!r)
+            return pm_error_set(err, PM_ENOMEM, w->final_path.data, 0, "out of memory");
+        w->runs = r;
+        w->runs_cap = cap;
+    }
+    uint64_t index_pos = w->pos;
+    PM_TRY(wwrite(w, w->run_index, w->n_buckets * sizeof(uint64_t), err));
+    w->runs[2 * w->n_runs] = run_start;
+    w->runs[2 * w->n_runs + 1] = index_pos;
+    w->n_runs++;
+    return 0;
+}
+
 static int write_run(pm_spill_writer_t *w, pm_error_t *err)
 {
     if (w->n_entries == 0)
@@ -152,14 +171,6 @@ static int write_run(pm_spill_writer_t *w, pm_error_t *err)
     for (size_t i = 0; i < w->n_entries; i++)
         w->order[w->run_counts[w->entries[i].bucket]++] = (uint32_t)i;
 
-    if (w->n_runs == w->runs_cap) {
-        size_t cap = w->runs_cap ? w->runs_cap * 2 : 16;
-        uint64_t *r = realloc(w->runs, cap * 2 * sizeof(uint64_t));
-        if (!r)
-            return pm_error_set(err, PM_ENOMEM, w->final_path.data, 0, "out of memory");
-        w->runs = r;
-        w->runs_cap = cap;
-    }
     uint64_t run_start = w->pos;
     uint32_t b = 0;
     for (size_t k = 0; k < w->n_entries; k++) {
@@ -172,11 +183,7 @@ static int write_run(pm_spill_writer_t *w, pm_error_t *err)
     }
     while (b < nb)
         w->run_index[b++] = w->pos - run_start;
-    uint64_t index_pos = w->pos;
-    PM_TRY(wwrite(w, w->run_index, nb * sizeof(uint64_t), err));
-    w->runs[2 * w->n_runs] = run_start;
-    w->runs[2 * w->n_runs + 1] = index_pos;
-    w->n_runs++;
+    PM_TRY(end_run(w, run_start, err));
     w->n_entries = 0;
     w->arena_used = 0;
     return 0;
@@ -215,19 +222,7 @@ int pm_spill_writer_add(pm_spill_writer_t *w, uint32_t bucket, const pm_spill_re
         PM_TRY(wwrite(w, meta, rec->meta_len, err));
         for (uint32_t b = 0; b < w->n_buckets; b++)
             w->run_index[b] = b < bucket ? 0 : size;
-        if (w->n_runs == w->runs_cap) {
-            size_t cap = w->runs_cap ? w->runs_cap * 2 : 16;
-            uint64_t *r = realloc(w->runs, cap * 2 * sizeof(uint64_t));
-            if (!r)
-                return pm_error_set(err, PM_ENOMEM, w->final_path.data, 0, "out of memory");
-            w->runs = r;
-            w->runs_cap = cap;
-        }
-        uint64_t index_pos = w->pos;
-        PM_TRY(wwrite(w, w->run_index, w->n_buckets * sizeof(uint64_t), err));
-        w->runs[2 * w->n_runs] = run_start;
-        w->runs[2 * w->n_runs + 1] = index_pos;
-        w->n_runs++;
+        PM_TRY(end_run(w, run_start, err));
         w->total_counts[bucket]++;
         w->total_bytes[bucket] += size;
         return 0;

@@ -4,6 +4,8 @@
 #include "pilemix/config.h"
 
 #include <check.h>
+
+#include "test_util.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,9 +368,5 @@ int main(void)
     tcase_add_test(tc, test_load_file_errors);
     tcase_add_test(tc, test_invalid_configs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pm_test_run(s);
 }

@@ -827,9 +827,5 @@ int main(void)
     tcase_add_test(tc, test_keep_meta_false);
     tcase_add_test(tc, test_empty_holdout_and_shards);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pm_test_run(s);
 }

@@ -516,9 +516,5 @@ int main(void)
     tcase_add_test(tc, test_known_answer_recipe);
     tcase_add_test(tc, test_known_answer_literals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pm_test_run(s);
 }

@@ -3,6 +3,8 @@
 #include "pilemix/plan.h"
 
 #include <check.h>
+
+#include "test_util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -512,9 +514,5 @@ int main(void)
     tcase_add_test(tc, test_json_round_trip);
     tcase_add_test(tc, test_print_table);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pm_test_run(s);
 }

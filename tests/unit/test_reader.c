@@ -5,6 +5,8 @@
 #include "pilemix/reader.h"
 
 #include <check.h>
+
+#include "test_util.h"
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -665,9 +667,5 @@ static Suite *reader_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(reader_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pm_test_run(reader_suite());
 }

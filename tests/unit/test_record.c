@@ -5,6 +5,8 @@
 #include "pilemix/record.h"
 
 #include <check.h>
+
+#include "test_util.h"
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -1060,9 +1062,5 @@ static Suite *record_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(record_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pm_test_run(record_suite());
 }

@@ -703,9 +703,5 @@ int main(void)
     tcase_add_test(tc, test_poll_abort);
     tcase_add_test(tc, test_corrupt_zstd_input);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pm_test_run(s);
 }

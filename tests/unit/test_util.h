@@ -45,4 +45,15 @@ static inline uint64_t pm_test_seed(void)
     return seed;
 }
 
+/* Run a suite (CK_ENV: CK_VERBOSITY picks the detail) and return the exit
+ * status for main(). */
+static inline int pm_test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif
