@@ -20,7 +20,21 @@ cfg() { # $1 = extra run keys
 JSON
 }
 cfg ""
-if pm 2 run "$T/c.json" --progress 0 >/dev/null; then ok "clean small run"; else not_ok "clean small run"; fi
+if pm 2 run "$T/c.json" --progress 0 --keep-work >/dev/null && [ -f "$T/o.work/state.json" ]; then
+    ok "clean small run; --keep-work keeps the work directory"
+else
+    not_ok "clean small run / --keep-work"
+fi
+if "$PILEMIX" plan "$T/c.json" >"$T/plan.txt" && grep -q '^A ' "$T/plan.txt" && grep -q '^Total' "$T/plan.txt"; then
+    ok "plan prints the mix table"
+else
+    cat "$T/plan.txt"; not_ok "plan"
+fi
+if "$PILEMIX" --help | grep -q 'pilemix run' && "$PILEMIX" --version | grep -q '^pilemix '; then
+    ok "--help and --version"
+else
+    not_ok "--help/--version"
+fi
 
 # Config errors: exit 2, the key named.
 sed 's/"epochs": 1}/"epochs": -1}/' "$T/c.json" >"$T/bad.json"
@@ -28,6 +42,8 @@ if expect_fail 2 'components\[1\]\.epochs' pm 2 run "$T/bad.json" --force; then 
 sed 's/"train_shards"/"trian_shards"/' "$T/c.json" >"$T/bad.json"
 if expect_fail 2 'did you mean "train_shards"' "$PILEMIX" plan "$T/bad.json"; then ok "unknown key: did-you-mean"; else not_ok "unknown key"; fi
 if expect_fail 2 'unknown option' "$PILEMIX" run "$T/c.json" --bogus; then ok "bad flag: exit 2"; else not_ok "bad flag"; fi
+if expect_fail 2 'work directory exists.*--resume' pm 1 run "$T/c.json"; then ok "a kept work directory needs --force"; else not_ok "kept work dir"; fi
+rm -rf "$T/o.work"
 if expect_fail 2 'already holds a pilemix output' pm 1 run "$T/c.json"; then ok "existing output needs --force"; else not_ok "existing output"; fi
 
 # A bad record in fail mode (the default): exit 1 with file:line and reason.
