@@ -875,6 +875,37 @@ static int escape_at(pm_buf_t *out, const uint8_t *s, size_t i, size_t n)
     return pm_buf_append(out, s + i, 1) < 0 ? PM_ENOMEM : 1;
 }
 
+/* Whether any byte of the 8 in x may need a look: < 0x20, '"', '\\', or
+ * >= 0x7f (DEL and every non-ASCII byte; most are copied as they are, but
+ * C1 controls and U+2028/9 are escaped). Exact bit tricks, no false
+ * negatives: each term is nonzero iff some byte matches. */
+static inline bool word_needs_look(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t lt20 = (x - ones * 0x20) & ~x & high;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    uint64_t quote = (q - ones) & ~q & high, bslash = (bs - ones) & ~bs & high;
+    uint64_t ge7f = (((x & ~high) + ones) | x) & high;
+    return (lt20 | quote | bslash | ge7f) != 0;
+}
+
+/* Index of the first byte at or after i that esc_special() picks, or n. */
+static size_t next_special(const uint8_t *s, size_t i, size_t n)
+{
+    for (;;) {
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (word_needs_look(x))
+                break;
+            i += 8;
+        }
+        if (i >= n || esc_special(s[i]))
+            return i;
+        i++;
+    }
+}
+
 int pm_json_escape(pm_buf_t *out, const char *str, size_t n)
 {
     const uint8_t *s = (const uint8_t *)str;
@@ -883,9 +914,7 @@ int pm_json_escape(pm_buf_t *out, const char *str, size_t n)
     PM_TRY(pm_buf_append_char(out, '"'));
     size_t i = 0;
     while (i < n) {
-        size_t j = i;
-        while (j < n && !esc_special(s[j]))
-            j++;
+        size_t j = next_special(s, i, n);
         if (j > i)
             PM_TRY(pm_buf_append(out, s + i, j - i));
         if (j == n)
