@@ -194,7 +194,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     (void)st;
     (void)ftw;
     int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
-    return rc != 0 && errno != ENOENT ? -1 : 0;
+    /* EBUSY: a mount point (a work dir on its own file system); its
+     * contents are gone, which is what matters. */
+    return rc != 0 && errno != ENOENT && !(flag == FTW_DP && errno == EBUSY) ? -1 : 0;
 }
 
 int pm_remove_tree(const char *path, pm_error_t *err)

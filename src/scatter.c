@@ -62,11 +62,35 @@ static int write_reject(task_ctx_t *t, const pm_line_t *line, const char *reason
     return pm_write_all(t->rejects_fd, b->data, b->len, t->rejects_temp.data, err);
 }
 
+/* The plan recorded size and mtime; identity offsets and resume both rely on
+ * the file being the one that was planned. */
+static int check_unchanged(const pm_input_file_t *f, const char *when, pm_error_t *err)
+{
+    struct stat st;
+    if (stat(f->path, &st) != 0)
+        return pm_error_set(err, PM_EIO, f->path, 0, "cannot stat (vanished %s?): %s", when,
+                            strerror(errno));
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if ((uint64_t)st.st_size != f->size || mtime != f->mtime_ns)
+        return pm_error_set(err, PM_EDATA, f->path, 0,
+                            "file changed %s (size %llu -> %llu bytes%s)", when,
+                            (unsigned long long)f->size, (unsigned long long)st.st_size,
+                            mtime != f->mtime_ns ? ", modification time changed" : "");
+    return 0;
+}
+
 /* A bad record: fail, or count it and keep its line in the rejects file. */
 static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const char *detail,
                       size_t column, pm_error_t *err)
 {
     const pm_config_t *cfg = t->job->cfg;
+    /* A file cut or rewritten under us shows up as broken lines first: say
+     * what really happened (and let on_bad_file decide). */
+    int changed = check_unchanged(t->file, "while being read", err);
+    if (changed < 0) {
+        t->file_fault = true;
+        return changed;
+    }
     if (cfg->on_bad_record == PM_ON_BAD_FAIL) {
         pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
                      "bad record (%s): %s (set run.on_bad_record to \"skip\" to skip bad records)",
@@ -180,23 +204,6 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
     }
     pm_record_free(&rec);
     return rc;
-}
-
-/* The plan recorded size and mtime; identity offsets and resume both rely on
- * the file being the one that was planned. */
-static int check_unchanged(const pm_input_file_t *f, const char *when, pm_error_t *err)
-{
-    struct stat st;
-    if (stat(f->path, &st) != 0)
-        return pm_error_set(err, PM_EIO, f->path, 0, "cannot stat (vanished %s?): %s", when,
-                            strerror(errno));
-    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if ((uint64_t)st.st_size != f->size || mtime != f->mtime_ns)
-        return pm_error_set(err, PM_EDATA, f->path, 0,
-                            "file changed %s (size %llu -> %llu bytes%s)", when,
-                            (unsigned long long)f->size, (unsigned long long)st.st_size,
-                            mtime != f->mtime_ns ? ", modification time changed" : "");
-    return 0;
 }
 
 /* Stream the file into the spill; on success everything is ready to commit. */

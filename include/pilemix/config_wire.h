@@ -3,7 +3,8 @@
  * Rank 0 loads and validates the config once; the other ranks receive the
  * result (paths already expanded with rank 0's environment, which remote
  * ranks may not share) as a JSON string and rebuild an equal pm_config_t.
- * Nothing is re-validated on the receiving side. */
+ * Nothing is re-validated on the receiving side. A new pm_config_t field must
+ * be added to both functions and to tests/unit/test_config_wire.c. */
 #ifndef PILEMIX_CONFIG_WIRE_H
 #define PILEMIX_CONFIG_WIRE_H
 
