@@ -100,7 +100,9 @@ static ssize_t read_full(int fd, uint8_t *p, size_t n)
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            return -errno;
+            /* Hand over what was read; the error repeats on the next call,
+             * where the offset then counts these bytes. */
+            return got ? (ssize_t)got : -errno;
         }
         if (k == 0)
             break;
