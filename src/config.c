@@ -208,7 +208,7 @@ static int get_fraction(ctx_t *c, const json_t *v, const char *path, double *out
     fmt_double(got, sizeof got, x);
     if (!(x >= 0.0 && x < 1.0))
         return cfg_error(c, path, "must be >= 0 and < 1 (got %s)", got);
-    *out = x;
+    *out = x == 0.0 ? 0.0 : x; /* -0.0 means 0: one canonical form, one hash */
     return 0;
 }
 

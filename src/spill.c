@@ -338,10 +338,13 @@ int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *
     rc = pm_pread_all(r->fd, &t, sizeof t, size - sizeof t, path, err);
     if (rc < 0)
         goto fail;
+    /* Every size comes from the file: bound each one by the footer's real
+     * length before adding them, so no sum can wrap. */
+    uint64_t footer_room = t.footer_start <= size - sizeof t ? size - sizeof t - t.footer_start : 0;
     if (t.magic != SPILL_MAGIC || t.version != SPILL_VERSION || t.n_buckets == 0 ||
-        t.footer_start > size - sizeof t ||
-        size - sizeof t - t.footer_start !=
-            t.n_runs * 16 + (uint64_t)t.n_buckets * 16 + t.stats_len) {
+        t.footer_start > size - sizeof t || t.n_runs > footer_room / 16 ||
+        t.stats_len > footer_room ||
+        footer_room != t.n_runs * 16 + (uint64_t)t.n_buckets * 16 + t.stats_len) {
         rc = pm_error_set(err, PM_EIO, path, 0, "not a pilemix spill file, or a damaged one");
         goto fail;
     }
@@ -528,7 +531,7 @@ static int bucket_range(pm_spill_reader_t *r, uint64_t k, uint32_t bucket, uint6
     else
         PM_TRY(pm_pread_all(r->fd, bounds, 16, index_pos + 8 * (uint64_t)(bucket - 1),
                             r->path.data, err));
-    if (bounds[1] < bounds[0] || run_start + bounds[1] > index_pos)
+    if (run_start > index_pos || bounds[1] < bounds[0] || bounds[1] > index_pos - run_start)
         return pm_error_set(err, PM_EIO, r->path.data, 0, "damaged spill run index");
     *start = run_start + bounds[0];
     *end = run_start + bounds[1];

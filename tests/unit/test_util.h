@@ -16,8 +16,10 @@ static inline char *pm_test_tmpdir(void)
     if (!base || !*base)
         base = "/tmp";
     pm_mkdir_p(base, NULL);
-    char *dir = malloc(strlen(base) + 32);
-    sprintf(dir, "%s/pmtest.XXXXXX", base);
+    size_t n = strlen(base) + 32;
+    char *dir = malloc(n);
+    ck_assert_ptr_nonnull(dir);
+    snprintf(dir, n, "%s/pmtest.XXXXXX", base);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     return dir;
 }
