@@ -95,6 +95,16 @@ int pm_temp_commit(int fd, const char *temp_path, const char *final_path, pm_err
     return rc;
 }
 
+int pm_temp_rename(int fd, const char *temp_path, const char *final_path, pm_error_t *err)
+{
+    if (close(fd) != 0)
+        return pm_error_set(err, PM_EIO, temp_path, 0, "cannot close: %s", strerror(errno));
+    if (rename(temp_path, final_path) != 0)
+        return pm_error_set(err, PM_EIO, final_path, 0, "cannot rename %s into place: %s",
+                            temp_path, strerror(errno));
+    return 0;
+}
+
 int pm_write_all(int fd, const void *buf, size_t len, const char *path, pm_error_t *err)
 {
     const char *p = buf;

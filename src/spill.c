@@ -11,14 +11,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t inside the writer */
 #include <xxhash.h>
 
 #define SPILL_MAGIC 0x314c4c4950534d50ull /* "PMSPILL1" */
-#define SPILL_VERSION 1u
+#define SPILL_VERSION 2u
 #define WRITE_BUF_BYTES (1u << 20)
 #define READ_BUF_BYTES (1u << 20)
 
@@ -29,7 +31,8 @@ typedef struct spill_trailer {
     uint64_t n_runs;
     uint64_t stats_len;
     uint64_t footer_start;
-    uint64_t checksum; /* XXH3-64 of the footer and the trailer fields above */
+    uint64_t data_hash; /* XXH3-64 of every byte before footer_start */
+    uint64_t checksum;  /* XXH3-64 of the footer and the trailer fields above */
 } spill_trailer_t;
 
 typedef struct spill_entry {
@@ -57,6 +60,8 @@ struct pm_spill_writer {
     char *wbuf;
     size_t wbuf_len;
     uint64_t pos; /* file position of the next byte written */
+    XXH3_state_t data_hash;
+    bool hashing; /* until the footer starts */
 };
 
 static int wflush(pm_spill_writer_t *w, pm_error_t *err)
@@ -69,6 +74,8 @@ static int wflush(pm_spill_writer_t *w, pm_error_t *err)
 static int wwrite(pm_spill_writer_t *w, const void *p, size_t n, pm_error_t *err)
 {
     w->pos += n;
+    if (w->hashing)
+        XXH3_64bits_update(&w->data_hash, p, n);
     if (n >= WRITE_BUF_BYTES) {
         PM_TRY(wflush(w, err));
         return pm_write_all(w->fd, p, n, w->temp_path.data, err);
@@ -129,6 +136,8 @@ int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32
         writer_free(w);
         return rc;
     }
+    XXH3_64bits_reset(&w->data_hash);
+    w->hashing = true;
     *out = w;
     return 0;
 }
@@ -246,6 +255,8 @@ int pm_spill_writer_commit(pm_spill_writer_t *w, const void *stats, size_t stats
     XXH3_state_t *st = NULL;
     if (rc == 0) {
         uint64_t footer_start = w->pos;
+        uint64_t data_hash = XXH3_64bits_digest(&w->data_hash);
+        w->hashing = false;
         st = XXH3_createState();
         if (!st) {
             rc = pm_error_set(err, PM_ENOMEM, w->final_path.data, 0, "out of memory");
@@ -264,14 +275,17 @@ int pm_spill_writer_commit(pm_spill_writer_t *w, const void *stats, size_t stats
         if (rc < 0)
             goto fail;
         spill_trailer_t t = {SPILL_MAGIC, SPILL_VERSION, w->n_buckets, w->n_runs, stats_len,
-                             footer_start, 0};
+                             footer_start, data_hash, 0};
         XXH3_64bits_update(st, &t, offsetof(spill_trailer_t, checksum));
         t.checksum = XXH3_64bits_digest(st);
         rc = wwrite(w, &t, sizeof t, err);
         if (rc == 0)
             rc = wflush(w, err);
         if (rc == 0) {
-            rc = pm_temp_commit(w->fd, w->temp_path.data, w->final_path.data, err);
+            /* No fsync: a spill is scratch that a resume can check (the data
+             * hash) and redo, and fsync per task made the scatter wait on
+             * the disk. */
+            rc = pm_temp_rename(w->fd, w->temp_path.data, w->final_path.data, err);
             w->fd = -1;
         }
     }
@@ -304,6 +318,7 @@ struct pm_spill_reader {
     uint32_t n_buckets;
     uint64_t n_runs;
     uint64_t totals_pos;  /* file offset of the per-bucket counts, then bytes */
+    uint64_t footer_start, data_hash;
     uint64_t *runs;       /* pairs (start, index position) */
     char *stats;
     size_t stats_len;
@@ -382,6 +397,8 @@ int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *
     r->n_buckets = t.n_buckets;
     r->n_runs = t.n_runs;
     r->totals_pos = t.footer_start + t.n_runs * 16;
+    r->footer_start = t.footer_start;
+    r->data_hash = t.data_hash;
     r->stats_len = t.stats_len;
     XXH3_freeState(hs);
     free(footer);
@@ -390,6 +407,31 @@ int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *
 fail:
     XXH3_freeState(hs);
     free(footer);
+    pm_spill_reader_close(r);
+    return rc;
+}
+
+int pm_spill_verify(const char *path, pm_error_t *err)
+{
+    pm_spill_reader_t *r;
+    PM_TRY(pm_spill_reader_open(&r, path, err));
+    char *buf = malloc(READ_BUF_BYTES);
+    XXH3_state_t *hs = XXH3_createState();
+    int rc = buf && hs ? 0 : pm_error_set(err, PM_ENOMEM, path, 0, "out of memory");
+    if (rc == 0)
+        XXH3_64bits_reset(hs);
+    for (uint64_t done = 0; rc == 0 && done < r->footer_start;) {
+        size_t n = r->footer_start - done < READ_BUF_BYTES ? (size_t)(r->footer_start - done)
+                                                           : READ_BUF_BYTES;
+        rc = pm_pread_all(r->fd, buf, n, done, path, err);
+        if (rc == 0)
+            XXH3_64bits_update(hs, buf, n);
+        done += n;
+    }
+    if (rc == 0 && XXH3_64bits_digest(hs) != r->data_hash)
+        rc = pm_error_set(err, PM_EIO, path, 0, "spill data checksum mismatch (damaged file)");
+    XXH3_freeState(hs);
+    free(buf);
     pm_spill_reader_close(r);
     return rc;
 }

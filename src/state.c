@@ -1,6 +1,7 @@
 #include "pilemix/state.h"
 
 #include "pilemix/fsutil.h"
+#include "pilemix/spill.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -370,6 +371,12 @@ bool pm_state_task_done(const pm_job_t *job, uint32_t task)
     pm_buf_t p;
     pm_buf_init(&p);
     bool done = pm_job_spill_path(job, task, &p) == 0 && pm_path_exists(p.data);
+    if (done && pm_spill_verify(p.data, NULL) < 0) {
+        /* Spills are renamed into place without fsync; after a node crash
+         * one may hold less than its footer promises. Redo that task. */
+        unlink(p.data);
+        done = false;
+    }
     pm_buf_free(&p);
     return done;
 }

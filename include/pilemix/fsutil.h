@@ -28,6 +28,10 @@ int pm_temp_create(const char *temp_path, pm_error_t *err);
  * Closes fd in every case. */
 int pm_temp_commit(int fd, const char *temp_path, const char *final_path, pm_error_t *err);
 
+/* Close fd and rename temp_path to final_path without any fsync: for
+ * scratch files whose damage a reader detects (spills). */
+int pm_temp_rename(int fd, const char *temp_path, const char *final_path, pm_error_t *err);
+
 /* Write all of buf to fd, retrying short writes and EINTR. */
 int pm_write_all(int fd, const void *buf, size_t len, const char *path, pm_error_t *err);
 

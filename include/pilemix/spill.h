@@ -6,7 +6,9 @@
  * written as a "run": all records of bucket 0, then bucket 1, ... followed by
  * the run's bucket end offsets. The footer lists the runs, per-bucket record
  * and byte totals, and an opaque stats blob (the task's counters), and is
- * checksummed. The file is built under a temp name and renamed into place by
+ * checksummed, and it carries a hash of all the data before it. The file is
+ * built under a temp name and renamed into place (without fsync: a resume
+ * verifies the data hash of every spill it reuses) by
  * pm_spill_writer_commit(): a committed spill *is* the commit of its task,
  * which is what lets a resumed run skip it. One file per task keeps the number
  * of files independent of the number of buckets.
@@ -50,6 +52,10 @@ int pm_spill_writer_commit(pm_spill_writer_t *w, const void *stats, size_t stats
 void pm_spill_writer_abort(pm_spill_writer_t *w);
 
 typedef struct pm_spill_reader pm_spill_reader_t;
+
+/* Read the whole data section and check it against the footer's data hash:
+ * PM_EIO when the file is damaged (e.g. a node crash lost unsynced data). */
+int pm_spill_verify(const char *path, pm_error_t *err);
 
 /* Opens and validates the footer (checksum, bucket count). */
 int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *err);

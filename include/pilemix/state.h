@@ -41,6 +41,8 @@ int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err);
 
 void pm_state_close(pm_state_t *st); /* releases the lock; idempotent */
 
+/* A task is done when its spill exists and its data hash verifies (reads
+ * the whole spill); a damaged spill is removed so the task is redone. */
 bool pm_state_task_done(const pm_job_t *job, uint32_t task);
 
 int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gather_out_t *out,

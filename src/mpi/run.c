@@ -174,30 +174,47 @@ static int scatter(run_t *r, pm_error_t *err)
     size_t n_tasks = r->plan.n_files, n_queue = 0;
     uint32_t *queue = NULL;
     uint64_t total_bytes = 0;
+    /* On resume, which tasks are committed: every rank verifies its share of
+     * the spills (a full read each), then all agree. */
+    unsigned char *done = calloc(n_tasks + 1, 1);
+    if (!done)
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    if (r->opts->resume) {
+        for (size_t i = (size_t)r->rank; i < n_tasks; i += (size_t)r->size)
+            done[i] = pm_state_task_done(&r->job, (uint32_t)i);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_UNSIGNED_CHAR, MPI_MAX,
+                       MPI_COMM_WORLD, &req);
+        pm_mpi_quiet_wait(&req);
+    }
     if (r->rank == 0) {
         uint64_t *sizes = malloc((n_tasks + 1) * sizeof *sizes);
-        bool *done = calloc(n_tasks + 1, sizeof *done);
-        if (!sizes || !done) {
+        bool *skip = calloc(n_tasks + 1, sizeof *skip);
+        if (!sizes || !skip) {
             free(sizes);
+            free(skip);
             free(done);
             return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
         }
         for (size_t i = 0; i < n_tasks; i++) {
             sizes[i] = r->plan.files[i].size;
-            done[i] = r->opts->resume && pm_state_task_done(&r->job, (uint32_t)i);
+            skip[i] = done[i];
             if (done[i])
                 (*r->totals.tasks_reused)++;
             else
                 total_bytes += sizes[i];
         }
-        queue = make_queue(sizes, done, n_tasks, &n_queue);
+        queue = make_queue(sizes, skip, n_tasks, &n_queue);
         free(sizes);
-        free(done);
-        if (!queue)
+        free(skip);
+        if (!queue) {
+            free(done);
             return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        }
         pm_progress_begin(&r->progress, "scatter", "files", n_queue, total_bytes,
                           r->opts->progress_secs);
     }
+    free(done);
     uint64_t max_rej = r->cfg.on_bad_record == PM_ON_BAD_SKIP ? r->cfg.max_bad_records : UINT64_MAX;
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, max_rej);
     uint64_t arena = pm_job_spill_arena(r->cfg.mem_per_rank, r->cfg.max_record_bytes);

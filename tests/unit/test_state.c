@@ -3,6 +3,7 @@
 #include "pilemix/state.h"
 #include "pilemix/config.h"
 #include "pilemix/plan.h"
+#include "pilemix/spill.h"
 #include "test_util.h"
 
 #include <fcntl.h>
@@ -363,9 +364,27 @@ START_TEST(test_complete_and_task_done)
     pm_buf_t p;
     pm_buf_init(&p);
     pm_job_spill_path(&job, 1, &p);
+    /* Garbage under a spill's name is not a committed task, and is removed. */
     write_path(p.data, "spill");
+    ck_assert(!pm_state_task_done(&job, 1));
+    ck_assert(!pm_path_exists(p.data));
+    /* A real spill is; one whose data lost a byte (a crash before the page
+     * cache reached the disk) is not. */
+    pm_spill_writer_t *sw;
+    ck_assert_int_eq(pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout),
+                                          1u << 20, &err), 0);
+    pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0};
+    ck_assert_int_eq(pm_spill_writer_add(sw, 0, &rec, "hello world", "", &err), 0);
+    ck_assert_int_eq(pm_spill_writer_commit(sw, "stats", 5, &err), 0);
     ck_assert(pm_state_task_done(&job, 1));
     ck_assert(!pm_state_task_done(&job, 0));
+    FILE *f = fopen(p.data, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, PM_SPILL_REC_HEADER + 3, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    ck_assert(!pm_state_task_done(&job, 1));
+    ck_assert(!pm_path_exists(p.data));
     ck_assert_int_eq(pm_state_complete(&st, true, &err), 0);
     ck_assert(pm_path_exists(x.cfg.work_dir)); /* kept */
     pm_state_init(&st);
