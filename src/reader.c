@@ -92,17 +92,21 @@ static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset
 }
 
 /* read(2) until n bytes or EOF; returns bytes read or -errno. */
-static ssize_t read_full(int fd, uint8_t *p, size_t n)
+/* Reads up to n bytes. On an error returns -errno and leaves in *partial
+ * how many bytes came before it (for the error's offset); the error is never
+ * deferred, since a transient one would not come back and the rest of the
+ * file would silently read as end of file. */
+static ssize_t read_full(int fd, uint8_t *p, size_t n, size_t *partial)
 {
     size_t got = 0;
+    *partial = 0;
     while (got < n) {
         ssize_t k = read(fd, p + got, n - got);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            /* Hand over what was read; the error repeats on the next call,
-             * where the offset then counts these bytes. */
-            return got ? (ssize_t)got : -errno;
+            *partial = got;
+            return -errno;
         }
         if (k == 0)
             break;
@@ -113,9 +117,11 @@ static ssize_t read_full(int fd, uint8_t *p, size_t n)
 
 static int refill_plain(pm_reader_t *r, pm_error_t *err)
 {
-    ssize_t k = read_full(r->fd, r->buf, PM_READ_CHUNK);
+    size_t partial;
+    ssize_t k = read_full(r->fd, r->buf, PM_READ_CHUNK, &partial);
     if (k < 0)
-        return reader_fail(r, err, PM_EIO, (int64_t)r->bytes_in, "read error: %s", strerror((int)-k));
+        return reader_fail(r, err, PM_EIO, (int64_t)(r->bytes_in + partial), "read error: %s",
+                           strerror((int)-k));
     r->buf_off += r->len;
     r->pos = 0;
     r->len = (size_t)k;
@@ -152,10 +158,11 @@ static int refill_zstd(pm_reader_t *r, pm_error_t *err)
             r->in_off += r->in_pos;
             r->in_pos = 0;
             r->in_len = avail;
-            ssize_t k = read_full(r->fd, r->in + avail, r->in_cap - avail);
+            size_t partial;
+            ssize_t k = read_full(r->fd, r->in + avail, r->in_cap - avail, &partial);
             if (k < 0)
-                return reader_fail(r, err, PM_EIO, (int64_t)r->bytes_in, "read error: %s",
-                                   strerror((int)-k));
+                return reader_fail(r, err, PM_EIO, (int64_t)(r->bytes_in + partial),
+                                   "read error: %s", strerror((int)-k));
             r->in_len += (size_t)k;
             r->bytes_in += (uint64_t)k;
             if (k == 0 || r->in_len < r->in_cap)
