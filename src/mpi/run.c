@@ -46,8 +46,11 @@ static int bcast_string(char **s, int root, MPI_Comm comm)
         return PM_EINTERNAL;
     if (rank != root) {
         *s = malloc((size_t)len + 1);
-        if (!*s)
-            return PM_ENOMEM; /* the job is lost anyway; MPI aborts below */
+        if (!*s) {
+            /* Returning would leave the other ranks in the broadcast. */
+            fprintf(stderr, "pilemix: error (rank %d): out of memory receiving the plan\n", rank);
+            MPI_Abort(comm, 1);
+        }
         (*s)[len] = '\0';
     }
     /* Large plans may pass 2 GiB; send in chunks that fit an int count. */
@@ -74,7 +77,6 @@ typedef struct run {
     uint64_t *bucket_records, *bucket_bytes;
     pm_dispatch_t dispatch;
     pm_progress_t progress;
-    uint64_t progress_items_base;
     bool aborted; /* this rank stopped because another one failed */
     double t_start, t_scatter, t_gather;
 } run_t;
@@ -125,9 +127,15 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
         rc = pm_job_init(&r->job, &r->cfg, &r->plan, &r->layout, err);
         r->have_job = rc == 0;
     }
-    if (rc == 0)
-        rc = pm_totals_init(&r->totals, r->cfg.n_components, pm_layout_files(&r->layout));
-    return rc;
+    if (rc == 0 && pm_totals_init(&r->totals, r->cfg.n_components, pm_layout_files(&r->layout)) < 0)
+        rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+    if (rc < 0)
+        report(r->rank, err);
+    /* Every rank goes on to the scatter, or none does. */
+    int agreed;
+    MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    pm_mpi_quiet_wait(&req);
+    return agreed;
 }
 
 static int poll_cb(void *ctx, uint64_t bytes_in_task)
@@ -139,8 +147,7 @@ static int poll_cb(void *ctx, uint64_t bytes_in_task)
         r->aborted = true;
         return PM_EINTERNAL;
     }
-    pm_progress_update(&r->progress, r->progress_items_base + r->dispatch.items_done,
-                       r->dispatch.bytes_done + bytes_in_task);
+    pm_progress_update(&r->progress, r->dispatch.items_done, r->dispatch.bytes_done + bytes_in_task);
     return 0;
 }
 
@@ -348,7 +355,6 @@ static int gather(run_t *r, pm_error_t *err)
         MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
         if (rc < 0)
             return rc;
-        r->progress_items_base = 0;
         pm_progress_begin(&r->progress, "gather", "files", n_queue, total_bytes,
                           r->opts->progress_secs);
     } else {
