@@ -271,15 +271,6 @@ static int get_size(ctx_t *c, const json_t *v, const char *path, uint64_t lo, ui
     return 0;
 }
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 /* Substitute ${NAME} from the environment into b. Only that form: "$" not
  * followed by "{" is literal, so paths with a "$" in them still work. */
 static int expand_vars(ctx_t *c, const char *path, const char *s, pm_buf_t *b)
@@ -393,7 +384,7 @@ static int parse_component(ctx_t *c, pm_config_t *cfg, size_t idx, const json_t 
         if (!strcmp(cfg->components[j].name, s))
             return cfg_error(c, path, "duplicate component name \"%s\" (also components[%zu])",
                              s, j);
-    if (!(comp->name = xstrdup(s)))
+    if (!(comp->name = strdup(s)))
         return nomem(c);
 
     PM_TRY(get_key(c, v, prefix, "paths", 1, &jpaths));
@@ -412,7 +403,7 @@ static int parse_component(ctx_t *c, pm_config_t *cfg, size_t idx, const json_t 
         char ppath[160];
         snprintf(ppath, sizeof ppath, "%s.paths[%zu]", prefix, i);
         PM_TRY(get_string(c, json_array_get(jpaths, i), ppath, &s));
-        if (!(comp->raw_paths[i] = xstrdup(s)))
+        if (!(comp->raw_paths[i] = strdup(s)))
             return nomem(c);
         PM_TRY(resolve_path(c, ppath, s, cfg->path, &comp->paths[i]));
     }
@@ -558,7 +549,7 @@ static int parse_root(ctx_t *c, pm_config_t *cfg, const json_t *root)
 
     PM_TRY(get_key(c, root, "", "name", 1, &v));
     PM_TRY(get_string(c, v, "name", &s));
-    if (!(cfg->name = xstrdup(s)))
+    if (!(cfg->name = strdup(s)))
         return nomem(c);
 
     PM_TRY(get_key(c, root, "", "seed", 0, &v));
@@ -617,7 +608,7 @@ int pm_config_load_string(pm_config_t *cfg, const char *json, const char *origin
     memset(cfg, 0, sizeof *cfg);
     ctx_t c = {err, origin_path ? origin_path : ""};
     pm_error_clear(err);
-    if (origin_path && !(cfg->path = xstrdup(origin_path)))
+    if (origin_path && !(cfg->path = strdup(origin_path)))
         return nomem(&c);
     cfg->train_shards = DEF_TRAIN_SHARDS;
     cfg->zstd_level = DEF_ZSTD_LEVEL;

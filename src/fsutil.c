@@ -223,3 +223,12 @@ bool pm_path_exists(const char *path)
     struct stat st;
     return lstat(path, &st) == 0;
 }
+
+char *pm_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

@@ -1,5 +1,7 @@
 #include "pilemix/job.h"
 
+#include "pilemix/fsutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +14,6 @@ void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s)
         a[i] += b[i];
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
                 const pm_layout_t *layout, pm_error_t *err)
 {
@@ -30,9 +23,9 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     job->layout = *layout;
     pm_mix_init(&job->mix, cfg->seed, cfg->val_fraction, cfg->test_fraction);
     job->file_hash = calloc(plan->n_files + 1, sizeof(uint64_t));
-    job->spill_dir = join(cfg->work_dir, "spill");
-    job->rejects_dir = join(cfg->work_dir, "rejects");
-    job->results_dir = join(cfg->work_dir, "results");
+    job->spill_dir = pm_path_join(cfg->work_dir, "spill");
+    job->rejects_dir = pm_path_join(cfg->work_dir, "rejects");
+    job->results_dir = pm_path_join(cfg->work_dir, "results");
     if (!job->file_hash || !job->spill_dir || !job->rejects_dir || !job->results_dir) {
         pm_job_close(job);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");

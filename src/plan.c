@@ -45,15 +45,6 @@ typedef struct expand {
     file_id_t *ids; /* parallel to plan->files until the final sort */
 } expand_t;
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -133,8 +124,8 @@ static int add_file(expand_t *e, const char *path, const char *relpath, const st
     }
     pm_input_file_t *f = &p->files[p->n_files];
     memset(f, 0, sizeof *f);
-    f->path = xstrdup(path);
-    f->relpath = xstrdup(relpath);
+    f->path = strdup(path);
+    f->relpath = strdup(relpath);
     if (!f->path || !f->relpath) {
         free(f->path);
         free(f->relpath);
@@ -221,7 +212,7 @@ static int walk_dir(expand_t *e, const char *dir, const char *relprefix, const s
             }
             names = nn;
         }
-        if (!(names[n] = xstrdup(de->d_name))) {
+        if (!(names[n] = strdup(de->d_name))) {
             rc = nomem(e);
             break;
         }
@@ -752,8 +743,8 @@ int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err)
             goto done;
         }
         pm_input_file_t *f = &plan->files[i];
-        f->path = xstrdup(path);
-        f->relpath = xstrdup(relpath);
+        f->path = strdup(path);
+        f->relpath = strdup(relpath);
         plan->n_files = i + 1; /* so close frees this entry even on failure */
         if (!f->path || !f->relpath) {
             rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");

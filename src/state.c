@@ -32,15 +32,6 @@ void pm_state_close(pm_state_t *st)
     st->work_dir = NULL;
 }
 
-static char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 static bool dir_is_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -86,7 +77,7 @@ static bool is_our_output(const char *dir, const char *name)
     bool train = !strcmp(name, "train"), rejects = !strcmp(name, "rejects");
     if (!train && !rejects)
         return false;
-    char *sub = path_join(dir, name);
+    char *sub = pm_path_join(dir, name);
     DIR *d = sub ? opendir(sub) : NULL;
     free(sub);
     if (!d)
@@ -139,7 +130,7 @@ static int clear_output_dir(const char *out_dir, pm_error_t *err)
     while ((e = readdir(d)) && rc == 0) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        char *p = path_join(out_dir, e->d_name);
+        char *p = pm_path_join(out_dir, e->d_name);
         rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
         free(p);
     }
@@ -149,7 +140,7 @@ static int clear_output_dir(const char *out_dir, pm_error_t *err)
 
 static int take_lock(pm_state_t *st, pm_error_t *err)
 {
-    char *lock = path_join(st->work_dir, "lock");
+    char *lock = pm_path_join(st->work_dir, "lock");
     if (!lock)
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -269,7 +260,7 @@ static int check_resume(const char *state_path, const pm_config_t *cfg, const pm
  * symlinks: the user chose them. */
 static int make_own_dir(const char *root, const char *sub, pm_error_t *err)
 {
-    char *p = path_join(root, sub);
+    char *p = pm_path_join(root, sub);
     if (!p)
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     int rc = pm_mkdir_p(p, err);
@@ -293,7 +284,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
                      pm_layout_t *layout, bool resume, bool force, pm_error_t *err)
 {
     st->work_dir = strdup(cfg->work_dir);
-    char *state_path = path_join(cfg->work_dir, "state.json");
+    char *state_path = pm_path_join(cfg->work_dir, "state.json");
     if (!st->work_dir || !state_path) {
         free(state_path);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
@@ -311,7 +302,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
                           "continue it, or --force to start over)");
     } else if (work_exists && force && !dir_is_empty(cfg->work_dir) &&
                !pm_path_exists(state_path)) {
-        char *lock = path_join(cfg->work_dir, "lock");
+        char *lock = pm_path_join(cfg->work_dir, "lock");
         bool ours = lock && pm_path_exists(lock);
         free(lock);
         if (!ours)
@@ -334,7 +325,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
          * old output. */
         static const char *subdirs[] = {"spill", "rejects", "results", "state.json"};
         for (size_t i = 0; i < 4 && rc == 0; i++) {
-            char *p = path_join(cfg->work_dir, subdirs[i]);
+            char *p = pm_path_join(cfg->work_dir, subdirs[i]);
             rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
             free(p);
         }

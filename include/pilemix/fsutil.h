@@ -52,4 +52,7 @@ int pm_remove_tree(const char *path, pm_error_t *err);
 
 bool pm_path_exists(const char *path);
 
+/* "dir/name", malloc'd; NULL when out of memory. */
+char *pm_path_join(const char *dir, const char *name);
+
 #endif
