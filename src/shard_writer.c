@@ -7,12 +7,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t inside the writer */
 #include <xxhash.h>
 #include <zstd.h>
 
 #define STAGE_BYTES (1u << 20)
+/* Start writeback of what is written every this many bytes, so the fsync
+ * at finish waits for the tail only, not for the whole file: the disk works
+ * while we compress. */
+#define WRITEBACK_BYTES (16u << 20)
 
 /* Append a string literal without its NUL. */
 #define APPEND_LIT(buf, lit) pm_buf_append((buf), (lit), sizeof(lit) - 1)
@@ -27,6 +32,7 @@ struct pm_shard_writer {
     size_t out_cap;
     XXH3_state_t raw_hash, zst_hash;
     pm_file_result_t res;
+    uint64_t written_back; /* bytes handed to writeback so far */
 };
 
 void pm_hex128(const unsigned char d[16], char out[33])
@@ -123,6 +129,15 @@ static int compress(pm_shard_writer_t *w, ZSTD_EndDirective mode, pm_error_t *er
             XXH3_128bits_update(&w->zst_hash, w->out, o.pos);
             w->res.zst_bytes += o.pos;
             PM_TRY(pm_write_all(w->fd, w->out, o.pos, w->temp_path.data, err));
+            if (w->res.zst_bytes - w->written_back >= WRITEBACK_BYTES) {
+#ifdef SYNC_FILE_RANGE_WRITE
+                /* Advisory (Linux): failure only means a longer fsync later. */
+                (void)sync_file_range(w->fd, (off_t)w->written_back,
+                                      (off_t)(w->res.zst_bytes - w->written_back),
+                                      SYNC_FILE_RANGE_WRITE);
+#endif
+                w->written_back = w->res.zst_bytes;
+            }
         }
         if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
             break;
