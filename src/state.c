@@ -65,8 +65,9 @@ static bool is_shard_name(const char *name)
 
 /* What pilemix writes in OUTDIR. Subdirectories count only when everything
  * in them is pilemix's too, so --force never deletes a user's file. */
-static bool is_our_output(const char *dir, const char *name)
+static bool is_our_output(const char *dir, const char *name, char *foreign, size_t foreign_size)
 {
+    snprintf(foreign, foreign_size, "%s", name);
     static const char *files[] = {"val.jsonl.zst", "test.jsonl.zst", "manifest.json",
                                   "XXH128SUMS"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
@@ -89,6 +90,8 @@ static bool is_our_output(const char *dir, const char *name)
             continue;
         ours = train ? is_shard_name(e->d_name)
                      : !strcmp(e->d_name, "rejects.jsonl") || is_temp_of_ours(e->d_name);
+        if (!ours)
+            snprintf(foreign, foreign_size, "%s/%s", name, e->d_name);
     }
     closedir(d);
     return ours;
@@ -105,11 +108,12 @@ static int check_output_dir(const char *out_dir, bool force, pm_error_t *err)
     while ((e = readdir(d)) && rc == 0) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (!is_our_output(out_dir, e->d_name))
+        char foreign[600];
+        if (!is_our_output(out_dir, e->d_name, foreign, sizeof foreign))
             rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
                               "output directory holds \"%s\", which pilemix did not write; "
                               "choose an empty or new output.dir",
-                              e->d_name);
+                              foreign);
         else if (!force)
             rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
                               "output directory already holds a pilemix output (use --force to "
