@@ -56,30 +56,6 @@ typedef struct fx {
 static const char *const comp_names[N_COMPS] = {"Zeta", "Alpha", "Beta"};
 static const double comp_epochs[N_COMPS] = {2.0, 1.5, 0.4};
 
-static size_t put_utf8(char *p, uint32_t cp)
-{
-    if (cp < 0x80) {
-        p[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        p[0] = (char)(0xC0 | (cp >> 6));
-        p[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        p[0] = (char)(0xE0 | (cp >> 12));
-        p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        p[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    p[0] = (char)(0xF0 | (cp >> 18));
-    p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    p[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static char *rand_text(uint64_t *s, size_t *len)
 {
     size_t cps = 1 + (size_t)(pm_test_rand(s) % 120);
@@ -95,7 +71,7 @@ static char *rand_text(uint64_t *s, size_t *len)
         case 3: cp = 0x1F600 + (uint32_t)((r >> 8) % 0x40); break;
         default: cp = 0x20 + (uint32_t)((r >> 8) % 0x5F); break;
         }
-        n += put_utf8(t + n, cp);
+        n += pm_test_put_utf8(t + n, cp);
     }
     t[n] = '\0';
     *len = n;

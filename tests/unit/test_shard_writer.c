@@ -27,30 +27,6 @@ static const char *const metas[] = {
     "\"ctl\": \"\\u0000\\n\\u2028\"",
 };
 
-static size_t put_utf8(char *p, uint32_t cp)
-{
-    if (cp < 0x80) {
-        p[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        p[0] = (char)(0xC0 | (cp >> 6));
-        p[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        p[0] = (char)(0xE0 | (cp >> 12));
-        p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        p[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    p[0] = (char)(0xF0 | (cp >> 18));
-    p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    p[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* A random code point from every byte class the escaper must handle. */
 static uint32_t rand_cp(uint64_t *s)
 {
@@ -77,7 +53,7 @@ static char *rand_text(uint64_t *s, size_t cps, size_t *len)
     char *t = malloc(cps * 4 + 1);
     size_t n = 0;
     for (size_t i = 0; i < cps; i++)
-        n += put_utf8(t + n, rand_cp(s));
+        n += pm_test_put_utf8(t + n, rand_cp(s));
     *len = n;
     return t;
 }

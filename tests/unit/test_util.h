@@ -47,6 +47,31 @@ static inline uint64_t pm_test_seed(void)
     return seed;
 }
 
+/* Encode code point cp as UTF-8 at p (room for 4 bytes); returns its length. */
+static inline size_t pm_test_put_utf8(char *p, uint32_t cp)
+{
+    if (cp < 0x80) {
+        p[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        p[0] = (char)(0xC0 | (cp >> 6));
+        p[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        p[0] = (char)(0xE0 | (cp >> 12));
+        p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        p[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    p[0] = (char)(0xF0 | (cp >> 18));
+    p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    p[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 /* Run a suite (CK_ENV: CK_VERBOSITY picks the detail) and return the exit
  * status for main(). */
 static inline int pm_test_run(Suite *s)
