@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Poll (serve other ranks' requests) every this many bytes written: once per
+ * bucket would leave the other ranks waiting for a whole bucket's time. */
+#define POLL_EVERY_BYTES (1u << 20)
+
 /* Per record beside its bytes: its entry and the radix sort's scratch. */
 #define SORT_ENTRY_BYTES (2 * sizeof(pm_keyed_t))
 
@@ -18,6 +22,9 @@ typedef struct pass_ctx {
     sort_entry_t *entries, *scratch;
     size_t n, cap;
     bool holdout;
+    pm_poll_fn poll;
+    void *poll_ctx;
+    size_t bytes_since_poll;
     pm_error_t *err;
 } pass_ctx_t;
 
@@ -159,6 +166,11 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
         PM_TRY(pm_shard_writer_add(w, job->cfg->components[comp].name, text, r.text_len,
                                    text + r.text_len, r.meta_len, err));
         out->comp_docs[comp]++;
+        c->bytes_since_poll += r.text_len;
+        if (c->poll && c->bytes_since_poll >= POLL_EVERY_BYTES) {
+            c->bytes_since_poll = 0;
+            PM_TRY(c->poll(c->poll_ctx, 0));
+        }
     }
     return 0;
 }
@@ -170,7 +182,11 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     uint32_t first, count, base;
     uint64_t mult;
     pm_layout_file_buckets(&job->layout, file, &first, &count, &mult, &base);
-    pass_ctx_t c = {.job = job, .holdout = file >= job->layout.train_shards, .err = err};
+    pass_ctx_t c = {.job = job,
+                    .holdout = file >= job->layout.train_shards,
+                    .poll = poll,
+                    .poll_ctx = poll_ctx,
+                    .err = err};
     pm_buf_t path, name;
     pm_buf_init(&path);
     pm_buf_init(&name);

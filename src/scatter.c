@@ -10,7 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define POLL_EVERY 4096u
+/* Poll (serve other ranks' requests, check for failures) every this many
+ * records or bytes, whichever comes first: by records alone, a file of 1 MB
+ * documents would leave the other ranks waiting for seconds. */
+#define POLL_EVERY_RECORDS 4096u
+#define POLL_EVERY_BYTES (1u << 20)
 #define REJECT_RAW_MAX 4096u
 
 typedef struct task_ctx {
@@ -151,6 +155,7 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
     pm_task_stats_t *st = t->stats;
     int rc;
     uint32_t since_poll = 0;
+    size_t bytes_since_poll = 0;
     for (;;) {
         rc = pm_reader_next(reader, &line, err);
         if (rc <= 0) {
@@ -159,8 +164,10 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
         }
         st->lines++;
         pm_fault_hit("scatter-record");
-        if (poll && ++since_poll >= POLL_EVERY) {
+        bytes_since_poll += line.len;
+        if (poll && (++since_poll >= POLL_EVERY_RECORDS || bytes_since_poll >= POLL_EVERY_BYTES)) {
             since_poll = 0;
+            bytes_since_poll = 0;
             if ((rc = poll(poll_ctx, pm_reader_bytes_in(reader))) < 0)
                 break;
         }

@@ -9,7 +9,10 @@
  *
  * Memory: a bucket whose records (plus sort entries) exceed budget_bytes is
  * read in several passes, each over a key sub-range, so no bucket size can
- * break the budget; the cost is re-reading the bucket's spill ranges. */
+ * break the budget; the cost is re-reading the bucket's spill ranges.
+ *
+ * poll (may be NULL) is called after every MiB of text written and after
+ * every pass; a negative return aborts the file with that code. */
 #ifndef PILEMIX_GATHER_H
 #define PILEMIX_GATHER_H
 

@@ -81,6 +81,14 @@ uint64_t pm_job_bucket_budget(uint64_t mem_per_rank);
 /* Bytes of the scatter spill arena for a budget of mem bytes. */
 uint64_t pm_job_spill_arena(uint64_t mem_per_rank, uint64_t max_record_bytes);
 
+/* zstd worker threads for a rank's shard writer: its share of the node's
+ * cores (online_cores / ranks_on_node, and no more than the usable_cores of
+ * its affinity mask when mpirun binds it) less the one its own thread uses,
+ * at most an eighth of the budget at 16 MiB each, and at least 1 (output
+ * bytes are the same for any count >= 1, not for 0). */
+int pm_job_zstd_workers(long online_cores, long ranks_on_node, long usable_cores,
+                        uint64_t mem_per_rank);
+
 /* Choose the layout from the plan and budget. */
 void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_t mem_per_rank,
                           pm_layout_t *layout);

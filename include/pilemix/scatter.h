@@ -13,9 +13,10 @@
  * that line stays 0). Blank lines are counted and ignored. An empty text is
  * counted and skipped, not rejected.
  *
- * poll is called every few thousand records with the bytes read so far; a
- * negative return aborts the task with that code (the MPI layer uses it to
- * serve other ranks and to stop early when another rank failed). */
+ * poll is called every few thousand records or every MiB, with the bytes
+ * read so far; a negative return aborts the task with that code (the MPI
+ * layer uses it to serve other ranks and to stop early when another rank
+ * failed). */
 #ifndef PILEMIX_SCATTER_H
 #define PILEMIX_SCATTER_H
 

@@ -17,6 +17,7 @@
 #include "pilemix/totals.h"
 
 #include <mpi.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,23 @@ static int open_spills(run_t *r, pm_error_t *err)
     return 0;
 }
 
-/* zstd threads per shard writer: the cores this node has per rank on it. */
+/* Cores this rank may run on: its affinity mask (mpirun binds ranks to a
+ * core or a socket by default), or every online core when unbound. */
+static long usable_cores(void)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        long mine = CPU_COUNT(&set);
+        if (mine > 0 && (online < 1 || mine < online))
+            return mine;
+    }
+#endif
+    return online < 1 ? 1 : online;
+}
+
+/* zstd threads per shard writer: see pm_job_zstd_workers. */
 static int zstd_workers(const run_t *r)
 {
     MPI_Comm node;
@@ -308,16 +325,8 @@ static int zstd_workers(const run_t *r)
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &on_node);
     MPI_Comm_free(&node);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    /* The rank's own thread sorts and serializes while the workers compress:
-     * one core each. More workers than that only contend (measured: 2 workers
-     * on a 2-core node cost more CPU and wall than 1). */
-    int w = cores > on_node ? (int)(cores / on_node) - 1 : 1;
-    if (w < 1)
-        w = 1;
-    if (r->cfg.mem_per_rank < (512ull << 20))
-        w = 1; /* each zstd worker holds a few MiB of job buffers */
-    return w;
+    return pm_job_zstd_workers(sysconf(_SC_NPROCESSORS_ONLN), on_node, usable_cores(),
+                               r->cfg.mem_per_rank);
 }
 
 static int gather(run_t *r, pm_error_t *err)

@@ -1,9 +1,11 @@
 /* scatter.h: one input file -> one spill, checked record by record against
  * the input and mix.h; the task counters; bad records in skip and fail
  * mode; BOM, blank lines, empty texts, keep_meta; nothing committed on
- * error. */
+ * error; how often scatter and gather poll (the MPI layer serves other
+ * ranks from the poll). */
 #include "pilemix/scatter.h"
 #include "pilemix/config.h"
+#include "pilemix/gather.h"
 #include "pilemix/plan.h"
 #include "pilemix/spill.h"
 #include "test_util.h"
@@ -654,6 +656,82 @@ START_TEST(test_poll_abort)
 }
 END_TEST
 
+static int poll_count(void *ctx, uint64_t bytes)
+{
+    (void)bytes;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+/* Big documents: the poll must come every MiB, not only every few thousand
+ * records, or the other ranks wait for a whole file (scatter) or bucket
+ * (gather). */
+START_TEST(test_poll_every_mib)
+{
+    char *dir = pm_test_tmpdir();
+    const size_t n_docs = 20, doc_len = 600000;
+    char *text = malloc(doc_len + 1);
+    ck_assert_ptr_nonnull(text);
+    pm_buf_t b;
+    pm_buf_init(&b);
+    for (size_t i = 0; i < n_docs; i++) {
+        memset(text, 'a' + (int)i, doc_len);
+        text[doc_len] = '\0';
+        pm_buf_printf(&b, "{\"text\": \"%s\"}\n", text);
+    }
+    free(text);
+    write_file(dir, "in/big.jsonl", b.data, b.len);
+    sfx_t x;
+    sfx_open(&x, dir, 1.0, "", "", 1u << 30);
+    pm_task_stats_t st;
+    pm_error_t err;
+    uint64_t calls = 0;
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 64u << 20, &st, poll_count, &calls, &err), 0);
+    /* A poll once 1 MiB of lines is read: every 2 documents of 600 kB. */
+    ck_assert_uint_eq(calls, n_docs / 2);
+
+    /* Gather every output file: one poll per pass plus one once 1 MiB of
+     * text is written since the last: every 2 documents again. */
+    pm_spill_reader_t *spill;
+    pm_buf_t path;
+    pm_buf_init(&path);
+    ck_assert_int_eq(pm_job_spill_path(&x.job, 0, &path), 0);
+    ck_assert_int_eq(pm_spill_reader_open(&spill, path.data, &err), 0);
+    uint32_t nb = pm_layout_total_buckets(&x.layout);
+    uint64_t *recs = calloc(nb, 8), *bytes = calloc(nb, 8);
+    ck_assert_int_eq(pm_spill_reader_add_totals(spill, recs, bytes, &err), 0);
+    char train[1024];
+    snprintf(train, sizeof train, "%s/out/train", dir);
+    ck_assert_int_eq(pm_mkdir_p(train, &err), 0);
+    pm_gather_in_t in = {.job = &x.job,
+                         .spills = &spill,
+                         .n_spills = 1,
+                         .bucket_records = recs,
+                         .bucket_bytes = bytes,
+                         .budget_bytes = 1u << 30,
+                         .zstd_workers = 1};
+    uint64_t text_total = 0, big_files = 0;
+    for (uint32_t f = 0; f < pm_layout_files(&x.layout); f++) {
+        uint64_t docs[1] = {0}, dups[1] = {0};
+        pm_gather_out_t out = {.comp_docs = docs, .comp_dups = dups};
+        calls = 0;
+        ck_assert_int_eq(pm_gather_file(&in, f, &out, poll_count, &calls, &err), 0);
+        ck_assert_uint_eq(calls, out.passes + out.result.docs / 2);
+        text_total += out.result.text_bytes;
+        big_files += out.result.text_bytes >= (1u << 20);
+    }
+    ck_assert_uint_eq(text_total, n_docs * doc_len);
+    ck_assert_uint_gt(big_files, 0); /* the per-MiB poll was exercised */
+    pm_spill_reader_close(spill);
+    free(recs);
+    free(bytes);
+    pm_buf_free(&path);
+    sfx_close(&x);
+    pm_buf_free(&b);
+    pm_test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_corrupt_zstd_input)
 {
     char *dir = pm_test_tmpdir();
@@ -701,6 +779,7 @@ int main(void)
     tcase_add_test(tc, test_bad_record_fail_mode);
     tcase_add_test(tc, test_max_bad_records);
     tcase_add_test(tc, test_poll_abort);
+    tcase_add_test(tc, test_poll_every_mib);
     tcase_add_test(tc, test_corrupt_zstd_input);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
