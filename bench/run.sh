@@ -29,6 +29,8 @@
 #   4. runs `mpirun -np N bench/rss-wrap.sh DIR pilemix run CFG --force --progress 0` for
 #      each N, under /usr/bin/time (CPU of the whole mpirun process tree), the wrapper
 #      recording each rank's peak RSS; then the same with --mem-per-rank $BENCH_MEM;
+#      mpirun's default binding applies (-np 1 and 2: each rank bound to one core), and
+#      one more 1-rank run with --bind-to none shows a single rank using every core;
 #      checks every run's XXH128SUMS against the first (the output must not depend on
 #      ranks or budget);
 #   5. prints a table and appends it, with date, git commit and nproc, to
@@ -188,6 +190,8 @@ notes=()
 # pilemix_run PROFILE NAME RANKS [extra run args]: one measured run. Leaves
 # $tdir/NAME.time (mpirun tree), $tdir/NAME.ranks ("rank rss_KiB cpu_s" lines),
 # $tdir/NAME.status.
+# mpirun's default binding applies (each rank bound to a core for -np <= 2);
+# MPIRUN_OPTS adds options, e.g. --bind-to none.
 pilemix_run() {
     local p=$1 name=$2 n=$3 rd rc
     shift 3
@@ -195,7 +199,8 @@ pilemix_run() {
     rm -rf "$rd"
     mkdir -p "$rd"
     log "$p: pilemix run, $n rank(s) $*"
-    timed "$name" mpirun --oversubscribe -np "$n" "$root/bench/rss-wrap.sh" "$rd" \
+    # shellcheck disable=SC2086 # MPIRUN_OPTS is a list of words
+    timed "$name" mpirun --oversubscribe ${MPIRUN_OPTS:-} -np "$n" "$root/bench/rss-wrap.sh" "$rd" \
         "$pilemix" run "$run/$p.json" --force --progress 0 "$@" >"$tdir/$name.log" 2>&1
     rc=$?
     : >"$tdir/$name.ranks"
@@ -227,7 +232,7 @@ rss_max() { awk 'BEGIN { m = 0 } { if ($2 > m) m = $2 } END { print m }' "$tdir/
 rank_cpu() { awk '{ s += $3 } END { printf "%.2f", s }' "$tdir/$1.ranks"; }
 
 bench_profile() {
-    local p=$1 files inbytes injson emitted docs gb floor n name wall cpu w1=""
+    local p=$1 files inbytes injson emitted docs gb floor n name wall cpu w1="" wlast="" wfree=""
     make_corpus "$p"
     write_config "$p"
     files=$(inputs "$p" | wc -l)
@@ -265,6 +270,9 @@ bench_profile() {
     for n in $ranks_list; do
         pilemix_run "$p" "$p.m$n" "$n" --mem-per-rank "$membudget"
     done
+    # One rank left free to use every core (its zstd workers take the
+    # spare ones): what a user gets with --bind-to none.
+    MPIRUN_OPTS="--bind-to none" pilemix_run "$p" "$p.u1" 1
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/out-$p" "$run/work-$p"
 
     if [ -z "$first" ]; then
@@ -280,13 +288,15 @@ bench_profile() {
     sgb=$(f %.4f "$injson / 1e9")
     scpu=$(tcpu "$p.shuf")
     rows+=("$p	by hand: zstdcat|shuf|zstd -3	-	$(tget "$p.shuf" 1)	$scpu	$(f %.2f "$scpu / $sgb")	$(f %.2f "($scpu / $sgb) / ($floor / $gb)")	-	-	$(($(tget "$p.shuf" 4) / 1024))	no epochs/splits: emits $(f %.2f "$sgb") GB")
-    for kind in r m; do
+    for kind in r m u; do
         for n in $ranks_list; do
             name=$p.$kind$n
             local st label sp="-" extra
             st=$(cat "$tdir/$name.status")
+            [ "$kind" = u ] && [ "$n" != 1 ] && continue
             label="pilemix"
             [ "$kind" = m ] && label="pilemix --mem-per-rank $membudget"
+            [ "$kind" = u ] && label="pilemix, mpirun --bind-to none"
             if [ "$st" != ok ] && [ "$st" != DIFFERS ]; then
                 rows+=("$p	$label	$n	$(tget "$name" 1)	-	-	-	-	-	-	$st")
                 continue
@@ -297,6 +307,10 @@ bench_profile() {
                 [ -z "$w1" ] && w1=$wall
                 [ "$n" != "$(echo $ranks_list | awk '{ print $1 }')" ] && sp=$(f %.2f "$w1 / $wall")
                 extra="rank CPU $(rank_cpu "$name") s"
+                wlast=$wall
+            elif [ "$kind" = u ]; then
+                extra="rank CPU $(rank_cpu "$name") s"
+                wfree=$wall
             else
                 local lim
                 lim=$((membytes / 1024 + 65536))
@@ -309,6 +323,12 @@ bench_profile() {
             rows+=("$p	$label	$n	$wall	$cpu	$(f %.2f "$cpu / $gb")	$(f %.2f "($cpu / $gb) / ($floor / $gb)")	$sp	$(f %.0f "$docs / $wall")	$(rss_list "$name")	$extra")
         done
     done
+    if [ -n "$w1" ] && [ -n "$wlast" ] && [ "$w1" != "$wlast" ]; then
+        local msg
+        msg="$p: wall of $(echo $ranks_list | awk '{ print $NF }') ranks / 1 rank: $(f %.2f "$wlast / $w1") (default binding: 1 rank = 1 core)"
+        [ -n "$wfree" ] && msg="$msg; $(f %.2f "$wlast / $wfree") against 1 rank unbound (--bind-to none, zstd worker on the spare core)"
+        notes+=("$msg")
+    fi
     # The memory-bound run must shuffle well over the budget: compare what it
     # emits (epoch copies included) with the budget.
     local ratio
