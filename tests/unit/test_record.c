@@ -1036,6 +1036,112 @@ START_TEST(test_escape_roundtrip)
 }
 END_TEST
 
+/* The escaper's rules written the slow way, one byte at a time, for any
+ * bytes: the fast path (16 or 8 bytes a step, chunked reservations) must
+ * give exactly this. */
+static void escape_reference(pm_buf_t *out, const unsigned char *s, size_t n)
+{
+    pm_buf_append_char(out, '"');
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        const char *two = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
+                        : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f" : NULL;
+        unsigned cp = 0;
+        size_t used = 1;
+        if (two) {
+            pm_buf_append(out, two, 2);
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f)
+            cp = c;
+        else if (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+            cp = s[i + 1], used = 2;
+        else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+            cp = 0x2000u + s[i + 2] - 0x80u, used = 3;
+        else {
+            pm_buf_append(out, s + i, 1);
+            i++;
+            continue;
+        }
+        pm_buf_printf(out, "\\u%04x", cp);
+        i += used;
+    }
+    pm_buf_append_char(out, '"');
+}
+
+static void escape_matches_reference(const unsigned char *s, size_t n)
+{
+    pm_buf_t got, want;
+    pm_buf_init(&got);
+    pm_buf_init(&want);
+    ck_assert_int_eq(pm_json_escape(&got, (const char *)s, n), 0);
+    escape_reference(&want, s, n);
+    if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0) {
+        size_t k = 0;
+        while (k < got.len && k < want.len && got.data[k] == want.data[k])
+            k++;
+        ck_abort_msg("escape of %zu bytes differs from the reference at output byte %zu "
+                     "(lengths %zu, %zu)", n, k, got.len, want.len);
+    }
+    ck_assert_uint_eq(got.data[got.len], '\0');
+    pm_buf_free(&got);
+    pm_buf_free(&want);
+}
+
+START_TEST(test_escape_matches_reference)
+{
+    static const char *const pieces[] = {
+        "a", "b", "xyz", " ", "\"", "\\", "\n", "\t", "\r", "\b", "\f", "\x01", "\x1f", "\x7f",
+        "\xc2\x80", "\xc2\x9f", "\xc2\xa0", "\xc3\xa9", "\xe2\x80\xa8", "\xe2\x80\xa9",
+        "\xe2\x80\xa7", "\xe2\x82\xac", "\xe2\x80", "\xc2", "\xe2", "\xf0\x9f\x98\x80", "\xff",
+        "\x80", "/",
+    };
+    const size_t n_pieces = sizeof pieces / sizeof *pieces;
+    uint64_t seed = test_seed();
+    rng_state = seed ^ 0xe5c;
+    sbuf_t s = {0};
+    /* Short strings: specials at every position of a 16- and 8-byte step,
+     * runs of plain bytes of every length between them. */
+    for (int iter = 0; iter < 20000; iter++) {
+        s.n = 0;
+        sb_put(&s, "", 0);
+        unsigned parts = rn(40);
+        for (unsigned k = 0; k < parts; k++) {
+            if (rn(2)) {
+                unsigned run = rn(40);
+                for (unsigned r = 0; r < run; r++)
+                    sb_put(&s, "abcdefgh" + rn(8), 1);
+            } else {
+                const char *p = pieces[rn((unsigned)n_pieces)];
+                sb_put(&s, p, strlen(p));
+            }
+        }
+        escape_matches_reference((const unsigned char *)s.p, s.n);
+    }
+    /* Long strings: the output is reserved 64 KiB of input at a time; put
+     * every multi-byte special across that boundary. */
+    const size_t chunk = 64u << 10;
+    unsigned char *big = malloc(3 * chunk + 8);
+    ck_assert_ptr_nonnull(big);
+    for (size_t k = 0; k < n_pieces; k++)
+        for (size_t back = 0; back <= 3; back++) {
+            memset(big, 'q', 3 * chunk + 8);
+            size_t len = strlen(pieces[k]);
+            memcpy(big + chunk - back, pieces[k], len);
+            memcpy(big + 2 * chunk - back, pieces[k], len);
+            escape_matches_reference(big, 3 * chunk + 8);
+            escape_matches_reference(big, chunk - back + len); /* special at the very end */
+        }
+    /* All specials: the 6-bytes-per-byte worst case. */
+    memset(big, 0x01, 3 * chunk);
+    escape_matches_reference(big, 3 * chunk);
+    free(big);
+    free(s.p);
+}
+END_TEST
+
 static Suite *record_suite(void)
 {
     Suite *s = suite_create("record");
@@ -1056,6 +1162,7 @@ static Suite *record_suite(void)
     tcase_add_test(te, test_escape_fixed);
     tcase_add_test(te, test_escape_lossy_fixed);
     tcase_add_test(te, test_escape_roundtrip);
+    tcase_add_test(te, test_escape_matches_reference);
     suite_add_tcase(s, te);
     return s;
 }
