@@ -336,7 +336,7 @@ START_TEST(test_data_files)
         char path[8192], exp_path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         snprintf(exp_path, sizeof exp_path, "%s/%.*s.expected", dir, (int)(nl - 6), e->d_name);
-        size_t len, elen;
+        size_t len = 0, elen = 0;
         char *line = slurp(path, &len);
         char *exp = slurp(exp_path, &elen);
         ck_assert_msg(line && exp, "cannot read %s or its .expected", path);
