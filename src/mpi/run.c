@@ -205,12 +205,15 @@ static int scatter(run_t *r, pm_error_t *err)
             return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
         }
         for (size_t i = 0; i < n_tasks; i++) {
-            sizes[i] = r->plan.files[i].size;
+            /* Largest first by the text a file holds, not its size on disk:
+             * a .zst holds ~3-4x its size, so a big one handed out late
+             * would leave the other ranks idle at the end. */
+            sizes[i] = pm_job_estimate_bytes(&r->plan.files[i]);
             skip[i] = done[i];
             if (done[i])
                 (*r->totals.tasks_reused)++;
             else
-                total_bytes += sizes[i];
+                total_bytes += r->plan.files[i].size; /* progress counts bytes read */
         }
         queue = make_queue(sizes, skip, n_tasks, &n_queue);
         free(sizes);
