@@ -292,8 +292,8 @@ bench_profile() {
         for n in $ranks_list; do
             name=$p.$kind$n
             local st label sp="-" extra
-            st=$(cat "$tdir/$name.status")
             [ "$kind" = u ] && [ "$n" != 1 ] && continue
+            st=$(cat "$tdir/$name.status")
             label="pilemix"
             [ "$kind" = m ] && label="pilemix --mem-per-rank $membudget"
             [ "$kind" = u ] && label="pilemix, mpirun --bind-to none"
