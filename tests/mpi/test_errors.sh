@@ -82,9 +82,14 @@ printf 'not zstd at all\n' >"$T/d/b/y.jsonl.zst"
 if expect_fail 1 'y\.jsonl\.zst' pm 1 run "$T/c.json" --force --progress 0; then ok "non-zstd .zst fails naming the file"; else not_ok "non-zstd"; fi
 cp "$T/y.keep" "$T/d/b/y.jsonl.zst"
 
-# A killed rank ends the job (non-zero, no hang).
-rc=0
-PILEMIX_FAULT=scatter-record:50:1 pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>&1 || rc=$?
+# A killed rank ends the job (non-zero, no hang). Rank 1 may, rarely, get
+# too little of the work to reach its 50th record: try again then.
+for attempt in 1 2 3 4 5; do
+    rc=0
+    PILEMIX_FAULT=scatter-record:50:1 pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] && break
+    echo "# fault point not reached on attempt $attempt; again"
+done
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then ok "killed rank: job exits $rc, no hang"; else not_ok "killed rank: exit $rc"; fi
 
 # Two runs at once on the same work directory: the second is refused.

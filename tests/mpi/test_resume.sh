@@ -12,7 +12,7 @@ cp -r "$T/out" "$T/ref"
 
 # point:count:rank   crash ranks -> resume ranks
 cases="scatter-record:200:0 2 1
-scatter-record:20:1 3 2
+scatter-record:5:1 3 2
 scatter-task:2:0 2 3
 scatter-task:1:1 2 2
 gather-pass:2:1 3 1
@@ -20,11 +20,18 @@ gather-file:1:0 2 3
 gather-file:1:2 3 2
 finish:1:0 1 2"
 while read -r -u 3 fault crash_np resume_np; do
-    rm -rf "$T/out" "$T/out.work"
-    rc=0
-    # Many small gather passes, so every rank that writes a file passes the
-    # gather-pass points.
-    PILEMIX_TEST_GATHER_BYTES=200000 PILEMIX_FAULT=$fault pm "$crash_np" run "$T/cfg.json" --progress 0 >"$T/crash.log" 2>&1 || rc=$?
+    # Work is handed out as ranks ask, so a rank other than 0 may, rarely,
+    # get too little of it to reach the fault point (the run then succeeds):
+    # that is the schedule, not a bug, so try a few times before failing.
+    for attempt in 1 2 3 4 5; do
+        rm -rf "$T/out" "$T/out.work"
+        rc=0
+        # Many small gather passes, so every rank that writes a file passes the
+        # gather-pass points.
+        PILEMIX_TEST_GATHER_BYTES=200000 PILEMIX_FAULT=$fault pm "$crash_np" run "$T/cfg.json" --progress 0 >"$T/crash.log" 2>&1 || rc=$?
+        [ "$rc" -ne 0 ] && break
+        echo "# $fault: fault point not reached on attempt $attempt (rank got less work); again"
+    done
     if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then
         cat "$T/crash.log"; not_ok "$fault: the killed run exited $rc (0 = fault missed, 124 = hang)"
         continue
