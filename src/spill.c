@@ -64,8 +64,12 @@ struct pm_spill_writer {
     bool hashing; /* until the footer starts */
 };
 
+/* The data hash is fed whole write buffers, not record by record: the same
+ * digest (XXH3 streams), without a call per small record. */
 static int wflush(pm_spill_writer_t *w, pm_error_t *err)
 {
+    if (w->hashing)
+        XXH3_64bits_update(&w->data_hash, w->wbuf, w->wbuf_len);
     int rc = pm_write_all(w->fd, w->wbuf, w->wbuf_len, w->temp_path.data, err);
     w->wbuf_len = 0;
     return rc;
@@ -74,10 +78,10 @@ static int wflush(pm_spill_writer_t *w, pm_error_t *err)
 static int wwrite(pm_spill_writer_t *w, const void *p, size_t n, pm_error_t *err)
 {
     w->pos += n;
-    if (w->hashing)
-        XXH3_64bits_update(&w->data_hash, p, n);
     if (n >= WRITE_BUF_BYTES) {
         PM_TRY(wflush(w, err));
+        if (w->hashing)
+            XXH3_64bits_update(&w->data_hash, p, n);
         return pm_write_all(w->fd, p, n, w->temp_path.data, err);
     }
     if (w->wbuf_len + n > WRITE_BUF_BYTES)
@@ -253,6 +257,8 @@ int pm_spill_writer_commit(pm_spill_writer_t *w, const void *stats, size_t stats
 {
     int rc = write_run(w, err);
     XXH3_state_t *st = NULL;
+    if (rc == 0)
+        rc = wflush(w, err); /* the data hash covers everything buffered */
     if (rc == 0) {
         uint64_t footer_start = w->pos;
         uint64_t data_hash = XXH3_64bits_digest(&w->data_hash);
