@@ -35,7 +35,7 @@ static void make(const char *dir, const char *name, uint32_t buckets, size_t n, 
     snprintf(tmp, sizeof tmp, "%s/.gen-%s.spill", dir, name);
     pm_error_t err;
     pm_spill_writer_t *w;
-    if (pm_spill_writer_open(&w, tmp, buckets, 1u << 20, &err) < 0)
+    if (pm_spill_writer_open(&w, tmp, buckets, 1u << 20, NULL, &err) < 0)
         die("open", &err);
     static const char *const texts[] = {"It is a truth universally acknowledged",
                                         "def main():\n    return 0\n", "\xe4\xb8\xad\xe6\x96\x87",

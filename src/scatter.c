@@ -214,8 +214,9 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
 }
 
 /* Stream the file into the spill; on success everything is ready to commit. */
-static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_reader_t **reader, pm_poll_fn poll,
-                     void *poll_ctx, const char *spill_path, pm_error_t *err)
+static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *arena,
+                     pm_reader_t **reader, pm_poll_fn poll, void *poll_ctx,
+                     const char *spill_path, pm_error_t *err)
 {
     const pm_input_file_t *file = t->file;
     const pm_job_t *job = t->job;
@@ -227,7 +228,7 @@ static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_reader_t **reader, 
                           (size_t)job->cfg->max_record_bytes, err));
     t->file_fault = false;
     PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&job->layout),
-                                (size_t)arena_bytes, err));
+                                (size_t)arena_bytes, arena, err));
     PM_TRY(process_lines(t, *reader, poll, poll_ctx, err));
     /* A file rewritten or appended to while we read it gives a mix of two
      * versions: refuse it rather than emit that. */
@@ -274,14 +275,15 @@ static int skip_file(task_ctx_t *t, const char *spill_path, pm_error_t *err)
     t->rejects_fd = -1;
     PM_TRY(rc);
     PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&t->job->layout),
-                                1u << 20, err));
+                                1u << 20, NULL, err));
     rc = pm_spill_writer_commit(t->spill, st, sizeof *st, err);
     t->spill = NULL;
     return rc;
 }
 
 int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
-                    pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
+                    pm_spill_arena_t *arena, pm_task_stats_t *stats, pm_poll_fn poll,
+                    void *poll_ctx, pm_error_t *err)
 {
     memset(stats, 0, sizeof *stats);
     const pm_input_file_t *file = &job->plan->files[task];
@@ -296,7 +298,7 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
-    rc = read_task(&t, arena_bytes, &reader, poll, poll_ctx, spill_path.data, err);
+    rc = read_task(&t, arena_bytes, arena, &reader, poll, poll_ctx, spill_path.data, err);
     if (rc < 0 && t.file_fault && job->cfg->on_bad_file == PM_ON_BAD_SKIP) {
         rc = skip_file(&t, spill_path.data, err);
         goto done;

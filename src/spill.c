@@ -48,6 +48,7 @@ struct pm_spill_writer {
     size_t arena_bytes;
     char *arena;
     size_t arena_used, arena_cap;
+    bool own_arena; /* false: the caller's pm_spill_arena_t */
     spill_entry_t *entries;
     size_t n_entries, entries_cap;
     uint32_t *order;
@@ -95,7 +96,8 @@ static void writer_free(pm_spill_writer_t *w)
 {
     pm_buf_free(&w->final_path);
     pm_buf_free(&w->temp_path);
-    free(w->arena);
+    if (w->own_arena)
+        free(w->arena);
     free(w->entries);
     free(w->order);
     free(w->run_counts);
@@ -107,8 +109,15 @@ static void writer_free(pm_spill_writer_t *w)
     free(w);
 }
 
+void pm_spill_arena_free(pm_spill_arena_t *a)
+{
+    free(a->data);
+    a->data = NULL;
+    a->cap = 0;
+}
+
 int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32_t n_buckets,
-                         size_t arena_bytes, pm_error_t *err)
+                         size_t arena_bytes, pm_spill_arena_t *arena, pm_error_t *err)
 {
     *out = NULL;
     if (n_buckets == 0)
@@ -122,7 +131,17 @@ int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32
     /* Records get most of the budget; the entry index (16 + 4 bytes per
      * record) is charged against the same budget when deciding to flush. */
     w->arena_cap = w->arena_bytes;
-    w->arena = malloc(w->arena_cap);
+    if (arena) {
+        if (arena->cap < w->arena_cap) {
+            pm_spill_arena_free(arena); /* no realloc: nothing in it to keep */
+            arena->data = malloc(w->arena_cap);
+            arena->cap = arena->data ? w->arena_cap : 0;
+        }
+        w->arena = arena->data;
+    } else {
+        w->own_arena = true;
+        w->arena = malloc(w->arena_cap);
+    }
     w->run_counts = calloc(n_buckets, sizeof(uint64_t));
     w->total_counts = calloc(n_buckets, sizeof(uint64_t));
     w->total_bytes = calloc(n_buckets, sizeof(uint64_t));
@@ -593,7 +612,7 @@ int pm_spill_reader_visit(pm_spill_reader_t *r, uint32_t bucket, uint64_t lo, ui
         return pm_error_set(err, PM_EINTERNAL, r->path.data, 0, "bucket %u out of range", bucket);
     int rc = 0;
     for (uint64_t k = 0; k < r->n_runs && rc == 0; k++) {
-        uint64_t start, end;
+        uint64_t start = 0, end = 0;
         rc = bucket_range(r, k, bucket, &start, &end, err);
         if (rc == 0 && end > start)
             rc = visit_range(r, start, end, lo, hi, fn, ctx, err);
@@ -611,7 +630,7 @@ int pm_spill_reader_append_bucket(pm_spill_reader_t *r, uint32_t bucket, pm_buf_
     if (bucket >= r->n_buckets)
         return pm_error_set(err, PM_EINTERNAL, r->path.data, 0, "bucket %u out of range", bucket);
     for (uint64_t k = 0; k < r->n_runs; k++) {
-        uint64_t start, end;
+        uint64_t start = 0, end = 0;
         PM_TRY(bucket_range(r, k, bucket, &start, &end, err));
         if (end == start)
             continue;

@@ -21,10 +21,14 @@
 #define PILEMIX_SCATTER_H
 
 #include "pilemix/job.h"
+#include "pilemix/spill.h"
 
 typedef int (*pm_poll_fn)(void *ctx, uint64_t progress_bytes);
 
+/* arena (may be NULL) is the spill staging memory to reuse from task to
+ * task (spill.h); arena_bytes bounds what the task's spill writer holds. */
 int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
-                    pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err);
+                    pm_spill_arena_t *arena, pm_task_stats_t *stats, pm_poll_fn poll,
+                    void *poll_ctx, pm_error_t *err);
 
 #endif

@@ -40,9 +40,23 @@ typedef struct pm_spill_rec {
 
 typedef struct pm_spill_writer pm_spill_writer_t;
 
-/* arena_bytes bounds the memory the writer holds (records + index). */
+/* Memory a writer stages records in, kept by the caller across writers: a
+ * rank scatters file after file, and a fresh arena per file would be faulted
+ * in (and zeroed by the kernel) again for every byte spilled. Start it
+ * zeroed ({0}); pm_spill_arena_free releases it. */
+typedef struct pm_spill_arena {
+    char *data;
+    size_t cap;
+} pm_spill_arena_t;
+
+void pm_spill_arena_free(pm_spill_arena_t *a);
+
+/* arena_bytes bounds the memory the writer holds (records + index). arena:
+ * where to stage records (grown to arena_bytes if smaller; not freed by the
+ * writer), or NULL for memory of the writer's own. */
 int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32_t n_buckets,
-                         size_t arena_bytes, pm_error_t *err);
+                         size_t arena_bytes, pm_spill_arena_t *arena,
+                         pm_error_t *err);
 int pm_spill_writer_add(pm_spill_writer_t *w, uint32_t bucket, const pm_spill_rec_t *rec,
                         const char *text, const char *meta, pm_error_t *err);
 /* Write the last run and footer (with stats blob), fsync, rename. Frees w. */

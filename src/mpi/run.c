@@ -229,17 +229,19 @@ static int scatter(run_t *r, pm_error_t *err)
     uint64_t max_rej = r->cfg.on_bad_record == PM_ON_BAD_SKIP ? r->cfg.max_bad_records : UINT64_MAX;
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, max_rej);
     uint64_t arena = pm_job_spill_arena(r->cfg.mem_per_rank, r->cfg.max_record_bytes);
+    pm_spill_arena_t staging = {0}; /* kept from task to task, freed before the gather */
     pm_item_report_t last = {0, -1, 0, 0};
     uint32_t task;
     int rc = 0;
     while (pm_dispatch_next(&r->dispatch, &last, &task) > 0) {
         pm_task_stats_t st;
-        rc = pm_scatter_task(&r->job, task, arena, &st, poll_cb, r, err);
+        rc = pm_scatter_task(&r->job, task, arena, &staging, &st, poll_cb, r, err);
         if (rc < 0)
             break;
         last = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
         pm_fault_hit("scatter-task");
     }
+    pm_spill_arena_free(&staging);
     if (rc < 0 && !r->aborted)
         report(r->rank, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);

@@ -405,10 +405,13 @@ static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t aren
     ck_assert_int_eq(pm_mkdir_p(train, &err), 0);
 
     size_t nt = fx->plan.n_files;
+    /* One staging arena for every task, as a rank keeps it. */
+    pm_spill_arena_t staging = {0};
     for (uint32_t t = 0; t < nt; t++) {
-        int rc = pm_scatter_task(&job, t, arena, &run->stats[t], NULL, NULL, &err);
+        int rc = pm_scatter_task(&job, t, arena, &staging, &run->stats[t], NULL, NULL, &err);
         ck_assert_msg(rc == 0, "scatter task %u: %s", t, err.msg);
     }
+    pm_spill_arena_free(&staging);
     uint32_t nb = pm_layout_total_buckets(layout);
     uint64_t *recs = calloc(nb, 8), *bytes = calloc(nb, 8);
     pm_spill_reader_t **spills = calloc(nt, sizeof *spills);

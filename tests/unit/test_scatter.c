@@ -232,7 +232,7 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
 
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, arena, &st, NULL, NULL, &err);
+    int rc = pm_scatter_task(&x.job, 0, arena, NULL, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.lines, n);
     ck_assert_uint_eq(st.docs, n);
@@ -386,7 +386,7 @@ START_TEST(test_bom_blank_empty)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\"", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err);
+    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.lines, 9);
     ck_assert_uint_eq(st.blank_lines, 2);
@@ -497,7 +497,7 @@ START_TEST(test_bad_records_skip)
              1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err);
+    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.rejected_total, N_BAD);
     uint64_t by_status[PM_REC_STATUS_COUNT] = {0};
@@ -572,7 +572,7 @@ START_TEST(test_bad_record_fail_mode)
         pm_task_stats_t st;
         pm_error_t err;
         pm_error_clear(&err);
-        int rc = pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err);
+        int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
         ck_assert_int_eq(rc, PM_EDATA);
         ck_assert_int_eq(err.code, PM_EDATA);
         ck_assert_uint_eq(err.line, 4);
@@ -601,7 +601,7 @@ START_TEST(test_max_bad_records)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\", \"max_bad_records\": 10", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err), 0);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), 0);
     ck_assert_uint_eq(st.rejected_total, 10);
     sfx_close(&x);
     pm_remove_tree(dir, NULL);
@@ -609,7 +609,7 @@ START_TEST(test_max_bad_records)
     write_file(dir, "in/m.jsonl", b.data, b.len);
     /* One over: the task fails at the 10th bad line (file line 20). */
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\", \"max_bad_records\": 9", 1u << 30);
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err), PM_EDATA);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), PM_EDATA);
     ck_assert_uint_eq(err.line, 20);
     ck_assert_ptr_nonnull(strstr(err.msg, "max_bad_records"));
     assert_nothing_committed(&x);
@@ -641,12 +641,12 @@ START_TEST(test_poll_abort)
     pm_task_stats_t st;
     pm_error_t err;
     int calls = 0;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, &st, poll_stop, &calls, &err), -99);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, poll_stop, &calls, &err), -99);
     ck_assert_int_eq(calls, 2);
     assert_nothing_committed(&x);
     /* The same task then runs to completion. */
     calls = -1000;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, &st, poll_stop, &calls, &err), 0);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, poll_stop, &calls, &err), 0);
     ck_assert_int_gt(calls, -1000);
     ck_assert_uint_eq(st.docs, 20000);
     ck_assert_uint_eq(dir_entries(x.job.spill_dir), 1);
@@ -686,7 +686,7 @@ START_TEST(test_poll_every_mib)
     pm_task_stats_t st;
     pm_error_t err;
     uint64_t calls = 0;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 64u << 20, &st, poll_count, &calls, &err), 0);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 64u << 20, NULL, &st, poll_count, &calls, &err), 0);
     /* A poll once 1 MiB of lines is read: every 2 documents of 600 kB. */
     ck_assert_uint_eq(calls, n_docs / 2);
 
@@ -748,7 +748,7 @@ START_TEST(test_corrupt_zstd_input)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\"", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err);
+    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
     ck_assert(rc == PM_EDATA || rc == PM_EIO);
     ck_assert_ptr_nonnull(strstr(err.file, "z.jsonl.zst"));
     assert_nothing_committed(&x);
@@ -756,7 +756,7 @@ START_TEST(test_corrupt_zstd_input)
     /* The whole stream is fine. */
     write_file(dir, "in/z.jsonl.zst", z, zn);
     sfx_open(&x, dir, 1.0, "", "", 1u << 30);
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, &st, NULL, NULL, &err), 0);
+    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), 0);
     ck_assert_uint_eq(st.docs, 3000);
     ck_assert_uint_eq(st.bytes_in, zn);
     sfx_close(&x);

@@ -40,7 +40,8 @@ static int check_visit(void *vctx, const pm_spill_rec_t *rec, const char *text, 
     return 0;
 }
 
-static void round_trip(size_t n, uint32_t buckets, size_t arena, size_t max_text)
+static void round_trip_in(size_t n, uint32_t buckets, size_t arena, size_t max_text,
+                          pm_spill_arena_t *staging)
 {
     char *dir = pm_test_tmpdir();
     char path[512];
@@ -49,7 +50,7 @@ static void round_trip(size_t n, uint32_t buckets, size_t arena, size_t max_text
     want_t *w = calloc(n, sizeof *w);
     pm_error_t err;
     pm_spill_writer_t *sw;
-    ck_assert_int_eq(pm_spill_writer_open(&sw, path, buckets, arena, &err), 0);
+    ck_assert_int_eq(pm_spill_writer_open(&sw, path, buckets, arena, staging, &err), 0);
     for (size_t i = 0; i < n; i++) {
         size_t tl = (size_t)(pm_test_rand(&s) % (max_text + 1));
         if (i == n / 2)
@@ -118,6 +119,11 @@ static void round_trip(size_t n, uint32_t buckets, size_t arena, size_t max_text
     pm_test_rmdir(dir);
 }
 
+static void round_trip(size_t n, uint32_t buckets, size_t arena, size_t max_text)
+{
+    round_trip_in(n, buckets, arena, max_text, NULL);
+}
+
 START_TEST(test_round_trip_one_run) { round_trip(500, 7, 64u << 20, 300); }
 END_TEST
 
@@ -127,6 +133,27 @@ END_TEST
 START_TEST(test_round_trip_large_records) { round_trip(200, 3, 1u << 20, 600000); }
 END_TEST
 
+/* One caller-kept arena through writers of growing and shrinking budgets:
+ * grown when too small, reused as it is otherwise, never freed by a writer
+ * (valgrind and ASan would see a double free or a leak). */
+START_TEST(test_arena_reused_across_writers)
+{
+    pm_spill_arena_t staging = {0};
+    round_trip_in(300, 5, 1u << 20, 3000, &staging);
+    ck_assert_uint_ge(staging.cap, 1u << 20);
+    char *first = staging.data;
+    round_trip_in(300, 5, 1u << 20, 3000, &staging);
+    ck_assert_ptr_eq(staging.data, first); /* same size: the same memory */
+    round_trip_in(300, 5, 4u << 20, 3000, &staging);
+    ck_assert_uint_ge(staging.cap, 4u << 20);
+    round_trip_in(300, 5, 2u << 20, 3000, &staging); /* smaller: kept */
+    ck_assert_uint_ge(staging.cap, 4u << 20);
+    pm_spill_arena_free(&staging);
+    ck_assert_ptr_null(staging.data);
+    ck_assert_uint_eq(staging.cap, 0);
+}
+END_TEST
+
 START_TEST(test_damaged_footer_is_detected)
 {
     char *dir = pm_test_tmpdir();
@@ -134,7 +161,7 @@ START_TEST(test_damaged_footer_is_detected)
     snprintf(path, sizeof path, "%s/t.spill", dir);
     pm_error_t err;
     pm_spill_writer_t *sw;
-    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, &err), 0);
+    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, NULL, &err), 0);
     pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 1, &rec, "hello", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "st", 2, &err), 0);
@@ -159,7 +186,7 @@ START_TEST(test_damaged_data_fails_verify)
     snprintf(path, sizeof path, "%s/t.spill", dir);
     pm_error_t err;
     pm_spill_writer_t *sw;
-    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, &err), 0);
+    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, NULL, &err), 0);
     pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0};
     for (int i = 0; i < 1000; i++)
         ck_assert_int_eq(pm_spill_writer_add(sw, (uint32_t)i % 4, &rec, "hello", "", &err), 0);
@@ -189,7 +216,7 @@ START_TEST(test_abort_leaves_nothing)
     snprintf(tmp, sizeof tmp, "%s/.t.spill.tmp", dir);
     pm_error_t err;
     pm_spill_writer_t *sw;
-    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, &err), 0);
+    ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, NULL, &err), 0);
     ck_assert(pm_path_exists(tmp));
     pm_spill_writer_abort(sw);
     ck_assert(!pm_path_exists(tmp));
@@ -206,6 +233,7 @@ int main(void)
     tcase_add_test(tc, test_round_trip_one_run);
     tcase_add_test(tc, test_round_trip_many_runs);
     tcase_add_test(tc, test_round_trip_large_records);
+    tcase_add_test(tc, test_arena_reused_across_writers);
     tcase_add_test(tc, test_damaged_footer_is_detected);
     tcase_add_test(tc, test_damaged_data_fails_verify);
     tcase_add_test(tc, test_abort_leaves_nothing);

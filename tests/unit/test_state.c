@@ -372,7 +372,7 @@ START_TEST(test_complete_and_task_done)
      * cache reached the disk) is not. */
     pm_spill_writer_t *sw;
     ck_assert_int_eq(pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout),
-                                          1u << 20, &err), 0);
+                                          1u << 20, NULL, &err), 0);
     pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 0, &rec, "hello world", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "stats", 5, &err), 0);
