@@ -175,6 +175,15 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
     return 0;
 }
 
+void pm_gather_mem_free(pm_gather_mem_t *m)
+{
+    pm_buf_free(&m->arena);
+    free(m->entries);
+    free(m->scratch);
+    m->entries = m->scratch = NULL;
+    m->cap = 0;
+}
+
 int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,
                    void *poll_ctx, pm_error_t *err)
 {
@@ -187,6 +196,13 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                     .poll = poll,
                     .poll_ctx = poll_ctx,
                     .err = err};
+    pm_buf_init(&c.arena);
+    if (in->mem) { /* take the caller's memory; handed back at the end */
+        c.arena = in->mem->arena;
+        c.entries = in->mem->entries;
+        c.scratch = in->mem->scratch;
+        c.cap = in->mem->cap;
+    }
     pm_buf_t path, name;
     pm_buf_init(&path);
     pm_buf_init(&name);
@@ -253,9 +269,16 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     }
 done:
     pm_shard_writer_abort(w);
-    pm_buf_free(&c.arena);
-    free(c.entries);
-    free(c.scratch);
+    if (in->mem) {
+        in->mem->arena = c.arena;
+        in->mem->entries = c.entries;
+        in->mem->scratch = c.scratch;
+        in->mem->cap = c.cap;
+    } else {
+        pm_buf_free(&c.arena);
+        free(c.entries);
+        free(c.scratch);
+    }
     pm_buf_free(&path);
     pm_buf_free(&name);
     return rc;

@@ -17,9 +17,21 @@
 #define PILEMIX_GATHER_H
 
 #include "pilemix/job.h"
+#include "pilemix/keysort.h"
 #include "pilemix/scatter.h"
 #include "pilemix/shard_writer.h"
 #include "pilemix/spill.h"
+
+/* A pass's memory (records and sort entries), kept by the caller from file
+ * to file so it is not faulted in again for every output file. Start it
+ * zeroed; pm_gather_mem_free releases it. */
+typedef struct pm_gather_mem {
+    pm_buf_t arena;
+    pm_keyed_t *entries, *scratch;
+    size_t cap; /* entries (and scratch) allocated */
+} pm_gather_mem_t;
+
+void pm_gather_mem_free(pm_gather_mem_t *m);
 
 typedef struct pm_gather_in {
     const pm_job_t *job;
@@ -30,6 +42,7 @@ typedef struct pm_gather_in {
     uint64_t budget_bytes;            /* memory for one bucket pass */
     int zstd_workers;
     ZSTD_CCtx *cctx;                  /* reused across files; NULL: one per file */
+    pm_gather_mem_t *mem;             /* reused across files; NULL: freed per file */
 } pm_gather_in_t;
 
 /* Per-file outcome beside pm_file_result_t: per component, documents written

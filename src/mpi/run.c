@@ -382,9 +382,16 @@ static int gather(run_t *r, pm_error_t *err)
         if (rc < 0)
             return rc;
     }
-    pm_gather_in_t in = {&r->job, r->spills, r->plan.n_files, r->bucket_records, r->bucket_bytes,
-                         pm_job_bucket_budget(r->cfg.mem_per_rank), zstd_workers(r),
-                         ZSTD_createCCtx()};
+    pm_gather_mem_t mem = {0}; /* kept from file to file */
+    pm_gather_in_t in = {.job = &r->job,
+                         .spills = r->spills,
+                         .n_spills = r->plan.n_files,
+                         .bucket_records = r->bucket_records,
+                         .bucket_bytes = r->bucket_bytes,
+                         .budget_bytes = pm_job_bucket_budget(r->cfg.mem_per_rank),
+                         .zstd_workers = zstd_workers(r),
+                         .cctx = ZSTD_createCCtx(),
+                         .mem = &mem};
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, UINT64_MAX);
     size_t nc = r->cfg.n_components;
     uint64_t *comp_docs = calloc(nc, sizeof(uint64_t)), *comp_dups = calloc(nc, sizeof(uint64_t));
@@ -416,6 +423,7 @@ static int gather(run_t *r, pm_error_t *err)
     free(comp_docs);
     free(comp_dups);
     ZSTD_freeCCtx(in.cctx);
+    pm_gather_mem_free(&mem);
     if (rc < 0 && !r->aborted)
         report(r->rank, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);

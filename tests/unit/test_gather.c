@@ -442,6 +442,11 @@ static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t aren
                          .budget_bytes = budget,
                          .zstd_workers = 1,
                          .cctx = cctx};
+    /* With a shared compression context, share the pass memory too, as a
+     * rank does: files must come out the same either way. */
+    pm_gather_mem_t mem = {0};
+    if (cctx)
+        in.mem = &mem;
     for (uint32_t f = 0; f < nf; f++) {
         pm_gather_out_t *o = &run->outs[f];
         o->comp_docs = &run->comp_docs[f * nc];
@@ -453,6 +458,7 @@ static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t aren
         pm_layout_file_buckets(layout, f, &first, &count, &mult, &base);
         ck_assert_uint_ge(o->passes, count);
     }
+    pm_gather_mem_free(&mem);
     for (uint32_t t = 0; t < nt; t++)
         pm_spill_reader_close(spills[t]);
     free(spills);
@@ -708,7 +714,7 @@ START_TEST(test_output_independent_of_layout_and_budget)
     ck_assert_uint_gt(passes, 50);
 
     /* Run 4: many buckets, a budget of one byte (a pass per handful of
-     * keys), and one zstd context lent to every file. */
+     * keys), and one zstd context and one pass memory lent to every file. */
     run_t r4;
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
     run_pipeline_cctx(&fx, &l2, 1u << 16, 1, cctx, &r4);
