@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct want {
@@ -154,6 +155,18 @@ START_TEST(test_arena_reused_across_writers)
 }
 END_TEST
 
+/* XOR the byte at off of the file at path with mask. */
+static void flip_byte(const char *path, off_t off, char mask)
+{
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, off), 1);
+    c ^= mask;
+    ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
+    close(fd);
+}
+
 START_TEST(test_damaged_footer_is_detected)
 {
     char *dir = pm_test_tmpdir();
@@ -165,13 +178,9 @@ START_TEST(test_damaged_footer_is_detected)
     pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 1, &rec, "hello", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "st", 2, &err), 0);
-    int fd = open(path, O_RDWR);
-    off_t end = lseek(fd, 0, SEEK_END);
-    char c;
-    ck_assert_int_eq(pread(fd, &c, 1, end - 60), 1);
-    c ^= 0x40;
-    ck_assert_int_eq(pwrite(fd, &c, 1, end - 60), 1);
-    close(fd);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    flip_byte(path, sb.st_size - 60, 0x40);
     pm_spill_reader_t *r;
     ck_assert_int_eq(pm_spill_reader_open(&r, path, &err), PM_EIO);
     ck_assert_ptr_nonnull(strstr(err.msg, "spill"));
@@ -194,12 +203,7 @@ START_TEST(test_damaged_data_fails_verify)
     ck_assert_int_eq(pm_spill_verify(path, &err), 0);
     /* One flipped byte inside the data: the footer still reads, the data
      * hash does not match. */
-    int fd = open(path, O_RDWR);
-    char c;
-    ck_assert_int_eq(pread(fd, &c, 1, 5000), 1);
-    c ^= 0x01;
-    ck_assert_int_eq(pwrite(fd, &c, 1, 5000), 1);
-    close(fd);
+    flip_byte(path, 5000, 0x01);
     pm_spill_reader_t *r;
     ck_assert_int_eq(pm_spill_reader_open(&r, path, &err), 0);
     pm_spill_reader_close(r);
