@@ -18,9 +18,8 @@ typedef pm_keyed_t sort_entry_t;
 
 typedef struct pass_ctx {
     const pm_job_t *job;
-    pm_buf_t arena;
-    sort_entry_t *entries, *scratch;
-    size_t n, cap;
+    pm_gather_mem_t mem; /* records, sort entries and scratch */
+    size_t n;
     bool holdout;
     pm_poll_fn poll;
     void *poll_ctx;
@@ -30,19 +29,19 @@ typedef struct pass_ctx {
 
 static int push_entry(pass_ctx_t *c, uint64_t key, uint64_t off)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        sort_entry_t *e = realloc(c->entries, cap * sizeof *e);
+    if (c->n == c->mem.cap) {
+        size_t cap = c->mem.cap ? c->mem.cap * 2 : 4096;
+        sort_entry_t *e = realloc(c->mem.entries, cap * sizeof *e);
         if (!e)
             return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
-        c->entries = e;
-        e = realloc(c->scratch, cap * sizeof *e);
+        c->mem.entries = e;
+        e = realloc(c->mem.scratch, cap * sizeof *e);
         if (!e)
             return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
-        c->scratch = e;
-        c->cap = cap;
+        c->mem.scratch = e;
+        c->mem.cap = cap;
     }
-    c->entries[c->n++] = (sort_entry_t){key, off};
+    c->mem.entries[c->n++] = (sort_entry_t){key, off};
     return 0;
 }
 
@@ -52,14 +51,14 @@ static int load_whole_bucket(const pm_gather_in_t *in, uint32_t b, pass_ctx_t *c
 {
     for (size_t s = 0; s < in->n_spills; s++)
         if (in->spills[s])
-            PM_TRY(pm_spill_reader_append_bucket(in->spills[s], b, &c->arena, err));
-    for (size_t off = 0; off < c->arena.len;) {
+            PM_TRY(pm_spill_reader_append_bucket(in->spills[s], b, &c->mem.arena, err));
+    for (size_t off = 0; off < c->mem.arena.len;) {
         pm_spill_rec_t rec;
-        if (c->arena.len - off < PM_SPILL_REC_HEADER)
+        if (c->mem.arena.len - off < PM_SPILL_REC_HEADER)
             return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill: record cut short");
-        memcpy(&rec, c->arena.data + off, sizeof rec);
+        memcpy(&rec, c->mem.arena.data + off, sizeof rec);
         size_t size = PM_SPILL_REC_HEADER + (size_t)rec.text_len + rec.meta_len;
-        if (size > c->arena.len - off || rec.file >= c->job->plan->n_files)
+        if (size > c->mem.arena.len - off || rec.file >= c->job->plan->n_files)
             return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill record");
         PM_TRY(push_entry(c, rec.key, off));
         off += size;
@@ -72,17 +71,17 @@ static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, cons
     pass_ctx_t *c = vctx;
     if (rec->file >= c->job->plan->n_files)
         return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u", rec->file);
-    PM_TRY(push_entry(c, rec->key, c->arena.len));
-    if (pm_buf_append(&c->arena, rec, PM_SPILL_REC_HEADER) < 0 ||
-        pm_buf_append(&c->arena, text, rec->text_len) < 0 ||
-        pm_buf_append(&c->arena, meta, rec->meta_len) < 0)
+    PM_TRY(push_entry(c, rec->key, c->mem.arena.len));
+    if (pm_buf_append(&c->mem.arena, rec, PM_SPILL_REC_HEADER) < 0 ||
+        pm_buf_append(&c->mem.arena, text, rec->text_len) < 0 ||
+        pm_buf_append(&c->mem.arena, meta, rec->meta_len) < 0)
         return pm_error_set(c->err, PM_ENOMEM, NULL, 0, "out of memory");
     return 0;
 }
 
 static const pm_spill_rec_t *rec_at(const pass_ctx_t *c, uint64_t off, pm_spill_rec_t *tmp)
 {
-    memcpy(tmp, c->arena.data + off, sizeof *tmp); /* the arena is not aligned */
+    memcpy(tmp, c->mem.arena.data + off, sizeof *tmp); /* the arena is not aligned */
     return tmp;
 }
 
@@ -107,8 +106,8 @@ static int cmp_text(const pass_ctx_t *c, uint64_t off_a, const pm_spill_rec_t *a
                     const pm_spill_rec_t *b)
 {
     size_t n = a->text_len < b->text_len ? a->text_len : b->text_len;
-    int r = memcmp(c->arena.data + off_a + PM_SPILL_REC_HEADER,
-                   c->arena.data + off_b + PM_SPILL_REC_HEADER, n);
+    int r = memcmp(c->mem.arena.data + off_a + PM_SPILL_REC_HEADER,
+                   c->mem.arena.data + off_b + PM_SPILL_REC_HEADER, n);
     if (r)
         return r;
     return a->text_len < b->text_len ? -1 : a->text_len > b->text_len;
@@ -137,32 +136,32 @@ static int cmp_entries(const void *pa, const void *pb, void *vctx)
 
 static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, pm_error_t *err)
 {
-    pm_keysort(c->entries, c->scratch, c->n);
+    pm_keysort(c->mem.entries, c->mem.scratch, c->n);
     /* Runs of equal keys (holdout duplicates, or a 64-bit collision) take
      * the full order: text, then identity. */
     for (size_t i = 0; i + 1 < c->n;) {
         size_t j = i + 1;
-        while (j < c->n && c->entries[j].key == c->entries[i].key)
+        while (j < c->n && c->mem.entries[j].key == c->mem.entries[i].key)
             j++;
         if (j - i > 1)
-            qsort_r(c->entries + i, j - i, sizeof *c->entries, cmp_entries, c);
+            qsort_r(c->mem.entries + i, j - i, sizeof *c->mem.entries, cmp_entries, c);
         i = j;
     }
     const pm_job_t *job = c->job;
     for (size_t i = 0; i < c->n; i++) {
         pm_spill_rec_t r;
-        uint64_t off = c->entries[i].value;
+        uint64_t off = c->mem.entries[i].value;
         rec_at(c, off, &r);
         uint32_t comp = job->plan->files[r.file].component;
-        if (c->holdout && i > 0 && c->entries[i - 1].key == c->entries[i].key) {
+        if (c->holdout && i > 0 && c->mem.entries[i - 1].key == c->mem.entries[i].key) {
             pm_spill_rec_t prev;
-            rec_at(c, c->entries[i - 1].value, &prev);
-            if (cmp_text(c, c->entries[i - 1].value, &prev, off, &r) == 0) {
+            rec_at(c, c->mem.entries[i - 1].value, &prev);
+            if (cmp_text(c, c->mem.entries[i - 1].value, &prev, off, &r) == 0) {
                 out->comp_dups[comp]++;
                 continue;
             }
         }
-        const char *text = c->arena.data + off + PM_SPILL_REC_HEADER;
+        const char *text = c->mem.arena.data + off + PM_SPILL_REC_HEADER;
         PM_TRY(pm_shard_writer_add(w, job->cfg->components[comp].name, text, r.text_len,
                                    text + r.text_len, r.meta_len, err));
         out->comp_docs[comp]++;
@@ -196,13 +195,8 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                     .poll = poll,
                     .poll_ctx = poll_ctx,
                     .err = err};
-    pm_buf_init(&c.arena);
-    if (in->mem) { /* take the caller's memory; handed back at the end */
-        c.arena = in->mem->arena;
-        c.entries = in->mem->entries;
-        c.scratch = in->mem->scratch;
-        c.cap = in->mem->cap;
-    }
+    if (in->mem) /* take the caller's memory; handed back at the end */
+        c.mem = *in->mem;
     pm_buf_t path, name;
     pm_buf_init(&path);
     pm_buf_init(&name);
@@ -235,11 +229,11 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                 sub_hi = (hi - sub_lo < step - 1) ? hi : sub_lo + step - 1;
             }
             c.n = 0;
-            pm_buf_reset(&c.arena);
+            pm_buf_reset(&c.mem.arena);
             /* Size the arena once from the spills' totals instead of
              * doubling (which could take twice the budget). */
             uint64_t expect = in->bucket_bytes[b] / passes + in->bucket_bytes[b] / passes / 8 + 4096;
-            if (expect < SIZE_MAX && pm_buf_reserve(&c.arena, (size_t)expect) < 0) {
+            if (expect < SIZE_MAX && pm_buf_reserve(&c.mem.arena, (size_t)expect) < 0) {
                 rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
                 break;
             }
@@ -258,8 +252,8 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             pm_fault_hit("gather-pass");
             /* Give memory back between passes so a big bucket does not pin
              * its arena for the rest of the file. */
-            if (c.arena.cap > (in->budget_bytes ? in->budget_bytes : 0)) {
-                pm_buf_free(&c.arena);
+            if (c.mem.arena.cap > (in->budget_bytes ? in->budget_bytes : 0)) {
+                pm_buf_free(&c.mem.arena);
             }
         }
     }
@@ -269,16 +263,10 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     }
 done:
     pm_shard_writer_abort(w);
-    if (in->mem) {
-        in->mem->arena = c.arena;
-        in->mem->entries = c.entries;
-        in->mem->scratch = c.scratch;
-        in->mem->cap = c.cap;
-    } else {
-        pm_buf_free(&c.arena);
-        free(c.entries);
-        free(c.scratch);
-    }
+    if (in->mem)
+        *in->mem = c.mem;
+    else
+        pm_gather_mem_free(&c.mem);
     pm_buf_free(&path);
     pm_buf_free(&name);
     return rc;

@@ -91,8 +91,7 @@ static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset
     return code;
 }
 
-/* read(2) until n bytes or EOF; returns bytes read or -errno. */
-/* Reads up to n bytes. On an error returns -errno and leaves in *partial
+/* read(2) until n bytes or EOF; returns bytes read or -errno. On an error returns -errno and leaves in *partial
  * how many bytes came before it (for the error's offset); the error is never
  * deferred, since a transient one would not come back and the rest of the
  * file would silently read as end of file. */

@@ -306,20 +306,16 @@ static int open_spills(run_t *r, pm_error_t *err)
     return 0;
 }
 
-/* Cores this rank may run on: its affinity mask (mpirun binds ranks to a
- * core or a socket by default), or every online core when unbound. */
+/* Cores this rank may run on (its affinity mask: mpirun binds ranks to a
+ * core or a socket by default), or 0 when unknown. */
 static long usable_cores(void)
 {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef CPU_COUNT
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        long mine = CPU_COUNT(&set);
-        if (mine > 0 && (online < 1 || mine < online))
-            return mine;
-    }
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
 #endif
-    return online < 1 ? 1 : online;
+    return 0;
 }
 
 /* zstd threads per shard writer: see pm_job_zstd_workers. */
