@@ -372,8 +372,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)data, size, JFLAGS, &jerr);
     enum json_error_code jcode = doc ? json_error_unknown : json_error_code(&jerr);
-    int diverges = !doc && (jcode == json_error_numeric_overflow ||
-                            jcode == json_error_null_byte_in_key);
+    int diverges =
+        !doc && (jcode == json_error_numeric_overflow || jcode == json_error_null_byte_in_key);
     if (doc && st == PM_REC_BAD_JSON && strncmp(rec.error_msg, "nesting too deep", 16) == 0)
         diverges = 1;
     if (doc && size && memchr(data, 0, size)) {

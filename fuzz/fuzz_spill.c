@@ -92,8 +92,7 @@ static int visitor(void *vctx, const pm_spill_rec_t *rec, const char *text, cons
     visit_t *v = vctx;
     if (rec->key < v->lo || rec->key > v->hi) {
         fprintf(stderr, "fuzz_spill: record key %llu outside [%llu, %llu]\n",
-                (unsigned long long)rec->key, (unsigned long long)v->lo,
-                (unsigned long long)v->hi);
+                (unsigned long long)rec->key, (unsigned long long)v->lo, (unsigned long long)v->hi);
         abort();
     }
     /* Read every byte handed out: ASan flags a pointer or length past the

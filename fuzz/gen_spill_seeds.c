@@ -51,7 +51,7 @@ static void make(const char *dir, const char *name, uint32_t buckets, size_t n, 
         if (with_meta)
             ml = (size_t)snprintf(meta, sizeof meta, "\"id\": %zu, \"src\": \"gen\"", i);
         uint64_t key = rnd(&seed);
-        pm_spill_rec_t rec = {key, i * 100, (uint32_t)(i % 3), (uint32_t)(i % 2),
+        pm_spill_rec_t rec = {key,          i * 100,     (uint32_t)(i % 3), (uint32_t)(i % 2),
                               (uint32_t)tl, (uint32_t)ml};
         uint32_t bucket = (uint32_t)(key % buckets);
         if (pm_spill_writer_add(w, bucket, &rec, text, meta, &err) < 0)

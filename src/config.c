@@ -32,11 +32,10 @@
 
 static const char *const top_keys[] = {"name", "seed", "components", "output", "run", NULL};
 static const char *const comp_keys[] = {"name", "paths", "epochs", NULL};
-static const char *const output_keys[] = {"dir",         "train_shards", "val_fraction",
-                                          "test_fraction", "zstd_level", "keep_meta",
-                                          NULL};
-static const char *const run_keys[] = {"work_dir",        "mem_per_rank",     "on_bad_record",
-                                       "on_bad_file",     "max_bad_records",  "max_record_bytes",
+static const char *const output_keys[] = {
+    "dir", "train_shards", "val_fraction", "test_fraction", "zstd_level", "keep_meta", NULL};
+static const char *const run_keys[] = {"work_dir",    "mem_per_rank",    "on_bad_record",
+                                       "on_bad_file", "max_bad_records", "max_record_bytes",
                                        NULL};
 
 /* Parsing state: the error sink and the file that messages name. */
@@ -61,10 +60,7 @@ static int cfg_error(ctx_t *c, const char *key, const char *fmt, ...)
     return pm_error_set(c->err, PM_ECONFIG, c->file, 0, "%s: %s", key, msg);
 }
 
-static int nomem(ctx_t *c)
-{
-    return pm_error_set(c->err, PM_ENOMEM, c->file, 0, "out of memory");
-}
+static int nomem(ctx_t *c) { return pm_error_set(c->err, PM_ENOMEM, c->file, 0, "out of memory"); }
 
 static const char *type_name(const json_t *v)
 {
@@ -118,8 +114,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* Reject keys outside `allowed`, suggesting the closest allowed key. */
-static int check_keys(ctx_t *c, const json_t *obj, const char *prefix,
-                      const char *const *allowed)
+static int check_keys(ctx_t *c, const json_t *obj, const char *prefix, const char *const *allowed)
 {
     const char *key;
     json_t *val;
@@ -150,8 +145,7 @@ static int check_keys(ctx_t *c, const json_t *obj, const char *prefix,
         char list[512] = "";
         size_t n = 0;
         for (size_t i = 0; allowed[i] && n < sizeof list; i++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
-                                  allowed[i]);
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", allowed[i]);
         return cfg_error(c, path, "unknown key (allowed: %s)", list);
     }
     return 0;
@@ -163,8 +157,8 @@ static void key_path(char *out, size_t n, const char *prefix, const char *key)
 }
 
 /* Fetch obj[key]; *out = NULL when absent (an error if required). */
-static int get_key(ctx_t *c, const json_t *obj, const char *prefix, const char *key,
-                   int required, json_t **out)
+static int get_key(ctx_t *c, const json_t *obj, const char *prefix, const char *key, int required,
+                   json_t **out)
 {
     *out = json_object_get(obj, key);
     if (!*out && required) {
@@ -253,19 +247,16 @@ static int get_size(ctx_t *c, const json_t *v, const char *path, uint64_t lo, ui
         if (pm_size_parse(json_string_value(v), &x) < 0)
             return cfg_error(c, path, "bad size \"%s\" " SIZE_HINT, json_string_value(v));
     } else {
-        return cfg_error(c, path, "must be a size string or an integer (got %s)",
-                         type_name(v));
+        return cfg_error(c, path, "must be a size string or an integer (got %s)", type_name(v));
     }
     char bound[40];
     if (x < lo) {
         fmt_size(bound, sizeof bound, lo);
-        return cfg_error(c, path, "must be >= %s (got %llu bytes)", bound,
-                         (unsigned long long)x);
+        return cfg_error(c, path, "must be >= %s (got %llu bytes)", bound, (unsigned long long)x);
     }
     if (hi && x >= hi) {
         fmt_size(bound, sizeof bound, hi);
-        return cfg_error(c, path, "must be < %s (got %llu bytes)", bound,
-                         (unsigned long long)x);
+        return cfg_error(c, path, "must be < %s (got %llu bytes)", bound, (unsigned long long)x);
     }
     *out = x;
     return 0;
@@ -382,8 +373,8 @@ static int parse_component(ctx_t *c, pm_config_t *cfg, size_t idx, const json_t 
     PM_TRY(check_component_name(c, path, s));
     for (size_t j = 0; j < idx; j++)
         if (!strcmp(cfg->components[j].name, s))
-            return cfg_error(c, path, "duplicate component name \"%s\" (also components[%zu])",
-                             s, j);
+            return cfg_error(c, path, "duplicate component name \"%s\" (also components[%zu])", s,
+                             j);
     if (!(comp->name = strdup(s)))
         return nomem(c);
 
@@ -461,8 +452,7 @@ static int parse_output(ctx_t *c, pm_config_t *cfg, const json_t *out, const cha
     PM_TRY(get_key(c, out, "output", "keep_meta", 0, &v));
     if (v) {
         if (!json_is_boolean(v))
-            return cfg_error(c, "output.keep_meta", "must be true or false (got %s)",
-                             type_name(v));
+            return cfg_error(c, "output.keep_meta", "must be true or false (got %s)", type_name(v));
         cfg->keep_meta = json_is_true(v);
     }
     return 0;
@@ -498,8 +488,8 @@ static int parse_run(ctx_t *c, pm_config_t *cfg, const json_t *run)
     }
     PM_TRY(get_key(c, run, "run", "max_record_bytes", 0, &v));
     if (v)
-        PM_TRY(get_size(c, v, "run.max_record_bytes", MIN_MAX_RECORD_BYTES,
-                        LIM_MAX_RECORD_BYTES, &cfg->max_record_bytes));
+        PM_TRY(get_size(c, v, "run.max_record_bytes", MIN_MAX_RECORD_BYTES, LIM_MAX_RECORD_BYTES,
+                        &cfg->max_record_bytes));
     return 0;
 }
 
@@ -516,8 +506,7 @@ static json_t *canonical(const pm_config_t *cfg, const char *raw_dir)
         (int)cfg->keep_meta, "run", "on_bad_record",
         cfg->on_bad_record == PM_ON_BAD_SKIP ? "skip" : "fail", "on_bad_file",
         cfg->on_bad_file == PM_ON_BAD_SKIP ? "skip" : "fail", "max_bad_records",
-        (json_int_t)cfg->max_bad_records, "max_record_bytes",
-        (json_int_t)cfg->max_record_bytes);
+        (json_int_t)cfg->max_bad_records, "max_record_bytes", (json_int_t)cfg->max_record_bytes);
     if (!doc)
         return NULL; /* json_pack's "o" stole comps even on failure */
     for (size_t i = 0; i < cfg->n_components; i++) {
@@ -528,8 +517,8 @@ static json_t *canonical(const pm_config_t *cfg, const char *raw_dir)
                 json_decref(paths);
                 paths = NULL;
             }
-        json_t *o = json_pack("{s:s, s:o, s:f}", "name", cc->name, "paths", paths, "epochs",
-                              cc->epochs);
+        json_t *o =
+            json_pack("{s:s, s:o, s:f}", "name", cc->name, "paths", paths, "epochs", cc->epochs);
         if (!o || json_array_append_new(comps, o) < 0) {
             json_decref(doc);
             return NULL;
@@ -561,8 +550,7 @@ static int parse_root(ctx_t *c, pm_config_t *cfg, const json_t *root)
 
     PM_TRY(get_key(c, root, "", "components", 1, &v));
     if (!json_is_array(v))
-        return cfg_error(c, "components", "must be an array of objects (got %s)",
-                         type_name(v));
+        return cfg_error(c, "components", "must be an array of objects (got %s)", type_name(v));
     size_t n = json_array_size(v);
     if (n == 0)
         return cfg_error(c, "components", "must not be empty");

@@ -17,22 +17,22 @@ char *pm_config_pack(const pm_config_t *cfg)
     json_t *comps = json_array();
     for (size_t i = 0; i < cfg->n_components; i++) {
         const pm_component_cfg_t *c = &cfg->components[i];
-        json_array_append_new(comps, json_pack("{s:s, s:o, s:o, s:f}", "name", c->name, "paths",
-                                               str_array(c->paths, c->n_paths), "raw_paths",
-                                               str_array(c->raw_paths, c->n_paths), "epochs",
-                                               c->epochs));
+        json_array_append_new(comps,
+                              json_pack("{s:s, s:o, s:o, s:f}", "name", c->name, "paths",
+                                        str_array(c->paths, c->n_paths), "raw_paths",
+                                        str_array(c->raw_paths, c->n_paths), "epochs", c->epochs));
     }
     json_t *root = json_pack(
-        "{s:s, s:s, s:I, s:o, s:s, s:I, s:f, s:f, s:i, s:b, s:s, s:I, s:i, s:I, s:I, s:i, s:s, s:I}",
+        "{s:s, s:s, s:I, s:o, s:s, s:I, s:f, s:f, s:i, s:b, s:s, s:I, s:i, s:I, s:I, s:i, s:s, "
+        "s:I}",
         "path", cfg->path ? cfg->path : "", "name", cfg->name, "seed", (json_int_t)cfg->seed,
-        "components", comps, "out_dir", cfg->out_dir, "train_shards",
-        (json_int_t)cfg->train_shards, "val_fraction", cfg->val_fraction, "test_fraction",
-        cfg->test_fraction, "zstd_level", cfg->zstd_level, "keep_meta", cfg->keep_meta,
-        "work_dir", cfg->work_dir, "mem_per_rank", (json_int_t)cfg->mem_per_rank, "on_bad_record",
-        (int)cfg->on_bad_record, "max_bad_records", (json_int_t)cfg->max_bad_records,
-        "max_record_bytes", (json_int_t)cfg->max_record_bytes, "on_bad_file",
-        (int)cfg->on_bad_file, "canonical_json",
-        cfg->canonical_json, "canonical_hash", (json_int_t)cfg->canonical_hash);
+        "components", comps, "out_dir", cfg->out_dir, "train_shards", (json_int_t)cfg->train_shards,
+        "val_fraction", cfg->val_fraction, "test_fraction", cfg->test_fraction, "zstd_level",
+        cfg->zstd_level, "keep_meta", cfg->keep_meta, "work_dir", cfg->work_dir, "mem_per_rank",
+        (json_int_t)cfg->mem_per_rank, "on_bad_record", (int)cfg->on_bad_record, "max_bad_records",
+        (json_int_t)cfg->max_bad_records, "max_record_bytes", (json_int_t)cfg->max_record_bytes,
+        "on_bad_file", (int)cfg->on_bad_file, "canonical_json", cfg->canonical_json,
+        "canonical_hash", (json_int_t)cfg->canonical_hash);
     if (!root)
         return NULL;
     char *s = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -91,8 +91,7 @@ int pm_config_unpack(pm_config_t *cfg, const char *json, pm_error_t *err)
     cfg->canonical_json = dup_str(root, "canonical_json");
     cfg->canonical_hash = (uint64_t)json_integer_value(json_object_get(root, "canonical_hash"));
     json_decref(root);
-    if (!cfg->components || !cfg->name || !cfg->out_dir || !cfg->work_dir ||
-        !cfg->canonical_json) {
+    if (!cfg->components || !cfg->name || !cfg->out_dir || !cfg->work_dir || !cfg->canonical_json) {
         pm_config_close(cfg);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     }

@@ -16,8 +16,7 @@ void pm_error_clear(pm_error_t *err)
     err->msg[0] = '\0';
 }
 
-int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line,
-                 const char *fmt, ...)
+int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line, const char *fmt, ...)
 {
     if (!err)
         return code;
@@ -41,13 +40,13 @@ void pm_error_format(const pm_error_t *err, char *out, size_t out_size)
     if (!err)
         return;
     size_t n = 0;
-#define PM_APPEND(...)                                                         \
-    do {                                                                       \
-        if (n < out_size) {                                                    \
-            int w_ = snprintf(out + n, out_size - n, __VA_ARGS__);             \
-            if (w_ > 0)                                                        \
-                n += (size_t)w_;                                               \
-        }                                                                      \
+#define PM_APPEND(...)                                                                             \
+    do {                                                                                           \
+        if (n < out_size) {                                                                        \
+            int w_ = snprintf(out + n, out_size - n, __VA_ARGS__);                                 \
+            if (w_ > 0)                                                                            \
+                n += (size_t)w_;                                                                   \
+        }                                                                                          \
     } while (0)
     if (err->file[0]) {
         PM_APPEND("%s:", err->file);

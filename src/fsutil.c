@@ -17,7 +17,7 @@ int pm_mkdir_p(const char *path, pm_error_t *err)
     int rc = pm_buf_append_str(&b, path);
     if (rc < 0)
         return pm_error_set(err, rc, path, 0, "out of memory");
-    for (char *p = b.data + 1; ; p++) {
+    for (char *p = b.data + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';

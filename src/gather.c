@@ -207,8 +207,7 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
-    rc = pm_shard_writer_open(&w, path.data, job->cfg->zstd_level, in->zstd_workers, in->cctx,
-                              err);
+    rc = pm_shard_writer_open(&w, path.data, job->cfg->zstd_level, in->zstd_workers, in->cctx, err);
     if (rc < 0)
         goto done;
     for (uint32_t b = first; b < first + count && rc == 0; b++) {
@@ -232,7 +231,8 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             pm_buf_reset(&c.mem.arena);
             /* Size the arena once from the spills' totals instead of
              * doubling (which could take twice the budget). */
-            uint64_t expect = in->bucket_bytes[b] / passes + in->bucket_bytes[b] / passes / 8 + 4096;
+            uint64_t expect =
+                in->bucket_bytes[b] / passes + in->bucket_bytes[b] / passes / 8 + 4096;
             if (expect < SIZE_MAX && pm_buf_reserve(&c.mem.arena, (size_t)expect) < 0) {
                 rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
                 break;

@@ -31,8 +31,8 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     }
     for (size_t i = 0; i < plan->n_files; i++)
-        job->file_hash[i] = pm_file_hash(cfg->components[plan->files[i].component].name,
-                                         plan->files[i].relpath);
+        job->file_hash[i] =
+            pm_file_hash(cfg->components[plan->files[i].component].name, plan->files[i].relpath);
     return 0;
 }
 
@@ -111,8 +111,8 @@ uint64_t pm_job_spill_arena(uint64_t mem, uint64_t max_record_bytes)
 int pm_job_zstd_workers(long online_cores, long ranks_on_node, long usable_cores,
                         uint64_t mem_per_rank)
 {
-    long share = online_cores > ranks_on_node && ranks_on_node > 0 ? online_cores / ranks_on_node
-                                                                   : 1;
+    long share =
+        online_cores > ranks_on_node && ranks_on_node > 0 ? online_cores / ranks_on_node : 1;
     /* More threads than cores only contend (measured: 2 workers on a 2-core
      * node cost more CPU and wall than 1). */
     if (usable_cores > 0 && usable_cores < share)

@@ -102,8 +102,8 @@ static json_t *component_json(const pm_job_t *job, const pm_totals_t *t, size_t 
         if (f->component != c)
             continue;
         in_bytes += f->size;
-        json_array_append_new(files, json_pack("{s:s, s:o}", "path", f->relpath, "bytes",
-                                               u64(f->size)));
+        json_array_append_new(files,
+                              json_pack("{s:s, s:o}", "path", f->relpath, "bytes", u64(f->size)));
     }
     json_t *reasons = json_object();
     for (int r = 1; r < PM_REC_STATUS_COUNT; r++)
@@ -114,9 +114,9 @@ static json_t *component_json(const pm_job_t *job, const pm_totals_t *t, size_t 
                           "input_files", files, "input_bytes", u64(in_bytes), "documents",
                           u64(s->docs), "text_bytes", u64(s->text_bytes), "blank_lines",
                           u64(s->blank_lines), "empty_documents", u64(s->empty_docs));
-    json_object_set_new(o, "bad_records",
-                        json_pack("{s:o, s:o}", "total", u64(s->rejected_total), "by_reason",
-                                  reasons));
+    json_object_set_new(
+        o, "bad_records",
+        json_pack("{s:o, s:o}", "total", u64(s->rejected_total), "by_reason", reasons));
     json_object_set_new(o, "skipped_files", u64(s->skipped_files));
     json_object_set_new(o, "train_documents", u64(s->split_docs[PM_SPLIT_TRAIN]));
     json_object_set_new(o, "train_documents_sampled_out", u64(s->train_zero_copies));
@@ -137,9 +137,9 @@ static json_t *file_json(const char *name, const char *split, const pm_file_resu
 {
     return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "path", name, "split", split,
                      "documents", u64(r->docs), "text_bytes", u64(r->text_bytes),
-                     "uncompressed_bytes", u64(r->raw_bytes), "compressed_bytes",
-                     u64(r->zst_bytes), "xxh128_uncompressed", hex_of(r->raw_xxh128),
-                     "xxh128_compressed", hex_of(r->zst_xxh128));
+                     "uncompressed_bytes", u64(r->raw_bytes), "compressed_bytes", u64(r->zst_bytes),
+                     "xxh128_uncompressed", hex_of(r->raw_xxh128), "xxh128_compressed",
+                     hex_of(r->zst_xxh128));
 }
 
 int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
@@ -158,8 +158,9 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
         json_array_append_new(comps, component_json(job, t, c));
     for (uint32_t f = 0; f < t->n_files && rc == 0; f++) {
         rc = pm_job_output_name(job, f, &name);
-        const char *split = f < job->layout.train_shards ? "train"
-                            : f == job->layout.train_shards ? "val" : "test";
+        const char *split = f < job->layout.train_shards    ? "train"
+                            : f == job->layout.train_shards ? "val"
+                                                            : "test";
         json_array_append_new(files, file_json(name.data, split, &t->files[f]));
         char h[33];
         pm_hex128(t->files[f].zst_xxh128, h);
@@ -175,11 +176,11 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
     /* Nothing about how the work was cut (layout, passes, ranks) goes in:
      * the manifest is as deterministic as the data files. */
-    json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format",
-                             PM_MANIFEST_FORMAT, "pilemix_version", PM_VERSION, "zstd_version",
-                             ZSTD_versionString(), "name", cfg->name, "config_hash", hash, "seed",
-                             u64(cfg->seed), "config", canon ? canon : json_null(), "components",
-                             comps, "files", files);
+    json_t *root =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format", PM_MANIFEST_FORMAT,
+                  "pilemix_version", PM_VERSION, "zstd_version", ZSTD_versionString(), "name",
+                  cfg->name, "config_hash", hash, "seed", u64(cfg->seed), "config",
+                  canon ? canon : json_null(), "components", comps, "files", files);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(root);
     if (!text || rc < 0) {

@@ -60,10 +60,7 @@ int pm_format_from_name(const char *name)
     return -1;
 }
 
-static const char *comp_name(const expand_t *e)
-{
-    return e->cfg->components[e->comp].name;
-}
+static const char *comp_name(const expand_t *e) { return e->cfg->components[e->comp].name; }
 
 /* "component "C": path "P" <what>", plus the path as written when ${VAR} or
  * the config directory changed it, so the user can find the line. */
@@ -91,10 +88,7 @@ static int path_error(expand_t *e, const char *path, const char *fmt, ...)
                         comp_name(e), path, what, written);
 }
 
-static int nomem(expand_t *e)
-{
-    return pm_error_set(e->err, PM_ENOMEM, NULL, 0, "out of memory");
-}
+static int nomem(expand_t *e) { return pm_error_set(e->err, PM_ENOMEM, NULL, 0, "out of memory"); }
 
 /* A file the user named or that a walk found: check it and append it. */
 static int add_file(expand_t *e, const char *path, const char *relpath, const struct stat *st,
@@ -278,10 +272,7 @@ static int expand_one(expand_t *e, const char *path, const char *relpath, int fr
     return add_file(e, path, relpath, &st, fmt);
 }
 
-static int has_glob_meta(const char *s)
-{
-    return strpbrk(s, "*?[") != NULL;
-}
+static int has_glob_meta(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
 /* Number of path components of pat after its non-glob prefix: the identity
  * path of a match is its last that many components. Counting components
@@ -484,8 +475,7 @@ int pm_plan_build(pm_plan_t *plan, const pm_config_t *cfg, pm_error_t *err)
                                   "component \"%s\": identity path \"%s\" is claimed by both "
                                   "\"%s\" and \"%s\" (give them different directories or "
                                   "split the component)",
-                                  cfg->components[a->component].name, a->relpath, a->path,
-                                  b->path);
+                                  cfg->components[a->component].name, a->relpath, a->path, b->path);
                 break;
             }
         }
@@ -593,8 +583,8 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
     fprintf(out, "output %s  train shards %" PRIu32 "  val %g  test %g\n\n", cfg->out_dir,
             cfg->train_shards, cfg->val_fraction, cfg->test_fraction);
 
-    static const char *const head[] = {"Component", "Files", "Size", "Epochs", "Effective size",
-                                       "Mix %"};
+    static const char *const head[] = {"Component", "Files",          "Size",
+                                       "Epochs",    "Effective size", "Mix %"};
     size_t w[6];
     for (size_t k = 0; k < 6; k++)
         w[k] = strlen(head[k]);
@@ -714,8 +704,8 @@ int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err)
     int rc = 0;
     json_t *files = NULL;
     json_int_t version = 0;
-    if (json_unpack(doc, "{s:I, s:o}", "version", &version, "files", &files) < 0 ||
-        version != 1 || !json_is_array(files)) {
+    if (json_unpack(doc, "{s:I, s:o}", "version", &version, "files", &files) < 0 || version != 1 ||
+        !json_is_array(files)) {
         rc = pm_error_set(err, PM_EDATA, NULL, 0, "plan JSON: not a version 1 plan");
         goto done;
     }

@@ -27,8 +27,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#define PM_READ_CHUNK (1u << 20)     /* plain reads, and zstd output per call */
-#define PM_REJECT_PREFIX_MAX 4096    /* bytes of a too-long line kept for rejects */
+#define PM_READ_CHUNK (1u << 20)  /* plain reads, and zstd output per call */
+#define PM_REJECT_PREFIX_MAX 4096 /* bytes of a too-long line kept for rejects */
 
 struct pm_reader {
     int fd;
@@ -49,15 +49,15 @@ struct pm_reader {
     uint8_t *in;
     size_t in_cap, in_pos, in_len;
     uint64_t in_off;
-    size_t last_hint;   /* last ZSTD_decompressStream result: 0 = at a frame boundary */
-    bool out_was_full;  /* zstd may hold more output even without new input */
+    size_t last_hint;  /* last ZSTD_decompressStream result: 0 = at a frame boundary */
+    bool out_was_full; /* zstd may hold more output even without new input */
     bool in_eof;
 
     uint64_t bytes_in;
-    uint64_t lineno;    /* lines returned so far */
-    bool eof;           /* no more uncompressed data */
-    int error;          /* sticky error code */
-    int deferred;       /* error found while decoding data not yet returned */
+    uint64_t lineno; /* lines returned so far */
+    bool eof;        /* no more uncompressed data */
+    int error;       /* sticky error code */
+    int deferred;    /* error found while decoding data not yet returned */
     pm_error_t saved_err;
 
     /* A line spanning chunks. */
@@ -67,15 +67,15 @@ struct pm_reader {
     uint64_t line_full; /* its length so far (all bytes, stored or not) */
 };
 
-static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset,
-                       const char *fmt, ...)
+static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset, const char *fmt,
+                       ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
 
-static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset,
-                       const char *fmt, ...)
+static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset, const char *fmt,
+                       ...)
 {
     char msg[PM_ERROR_MSG_MAX];
     va_list ap;
@@ -193,7 +193,8 @@ static int refill_zstd(pm_reader_t *r, pm_error_t *err)
                 rc = reader_fail(r, e, PM_EDATA, at, "%s",
                                  "zstd frame needs a window > 128 MiB; recompress without --long");
             else
-                rc = reader_fail(r, e, PM_EDATA, at, "corrupt zstd stream: %s", ZSTD_getErrorName(ret));
+                rc = reader_fail(r, e, PM_EDATA, at, "corrupt zstd stream: %s",
+                                 ZSTD_getErrorName(ret));
             if (!out.pos)
                 return rc;
             r->error = 0;

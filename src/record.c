@@ -44,6 +44,7 @@
 /* Byte classes for the string scanner: 0 = plain byte copied as is. */
 enum { SC_PLAIN = 0, SC_QUOTE, SC_BSLASH, SC_CTRL, SC_HIGH };
 
+/* clang-format off */
 static const uint8_t str_class[256] = {
     [0x00] = SC_CTRL, [0x01] = SC_CTRL, [0x02] = SC_CTRL, [0x03] = SC_CTRL,
     [0x04] = SC_CTRL, [0x05] = SC_CTRL, [0x06] = SC_CTRL, [0x07] = SC_CTRL,
@@ -60,6 +61,7 @@ static const uint8_t str_class[256] = {
     H8(0xc0), H8(0xc8), H8(0xd0), H8(0xd8), H8(0xe0), H8(0xe8), H8(0xf0), H8(0xf8),
 #undef H8
 };
+/* clang-format on */
 
 static inline int is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -84,9 +86,9 @@ static inline size_t block_special(const uint8_t *p)
 {
     const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
     unsigned mask = (unsigned)_mm_movemask_epi8(m);
     return mask ? (size_t)__builtin_ctz(mask) : PM_BLOCK;
 }
@@ -204,12 +206,12 @@ static inline uint8_t *put_utf8(uint8_t *o, uint32_t cp)
 typedef struct scanner {
     const uint8_t *begin, *p, *end;
     pm_record_t *rec;
-    int status;  /* first lexical/syntax problem, PM_REC_OK while none */
-    int nomem;   /* an allocation failed */
+    int status; /* first lexical/syntax problem, PM_REC_OK while none */
+    int nomem;  /* an allocation failed */
     /* First semantic problem, reported only when the line is valid JSON. */
     int sem_status;
     size_t sem_col;
-    char sem_msg[sizeof ((pm_record_t *)0)->error_msg];
+    char sem_msg[sizeof((pm_record_t *)0)->error_msg];
 } scanner_t;
 
 #if defined(__GNUC__)
@@ -366,14 +368,38 @@ static int scan_string(scanner_t *sc, pm_buf_t *out)
         }
         uint8_t e = p[1];
         switch (e) {
-        case '"': *o++ = '"'; p += 2; continue;
-        case '\\': *o++ = '\\'; p += 2; continue;
-        case '/': *o++ = '/'; p += 2; continue;
-        case 'b': *o++ = '\b'; p += 2; continue;
-        case 'f': *o++ = '\f'; p += 2; continue;
-        case 'n': *o++ = '\n'; p += 2; continue;
-        case 'r': *o++ = '\r'; p += 2; continue;
-        case 't': *o++ = '\t'; p += 2; continue;
+        case '"':
+            *o++ = '"';
+            p += 2;
+            continue;
+        case '\\':
+            *o++ = '\\';
+            p += 2;
+            continue;
+        case '/':
+            *o++ = '/';
+            p += 2;
+            continue;
+        case 'b':
+            *o++ = '\b';
+            p += 2;
+            continue;
+        case 'f':
+            *o++ = '\f';
+            p += 2;
+            continue;
+        case 'n':
+            *o++ = '\n';
+            p += 2;
+            continue;
+        case 'r':
+            *o++ = '\r';
+            p += 2;
+            continue;
+        case 't':
+            *o++ = '\t';
+            p += 2;
+            continue;
         case 'u': break;
         default:
             if (e >= 0x21 && e < 0x7f)
@@ -531,8 +557,16 @@ value:
         goto value;
     }
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         if (!scan_number(sc, out))
             return 0;
         break;
@@ -563,8 +597,9 @@ value:
             top--;
             continue;
         }
-        return fail_unexpected(sc, stack[top - 1] == '}' ? "expected ',' or '}' after object member"
-                                                         : "expected ',' or ']' after array element");
+        return fail_unexpected(sc, stack[top - 1] == '}'
+                                       ? "expected ',' or '}' after object member"
+                                       : "expected ',' or ']' after array element");
     }
 
 member:
@@ -722,7 +757,8 @@ static int scan_record(scanner_t *sc)
         } else {
             if (which == 1)
                 semantic(sc, is_null(sc) ? PM_REC_NO_TEXT : PM_REC_TEXT_TYPE, sc->p,
-                         is_null(sc) ? "\"text\" is null" : "\"text\" is not a string or a list of strings");
+                         is_null(sc) ? "\"text\" is null"
+                                     : "\"text\" is not a string or a list of strings");
             else if (which == 2 && !is_null(sc))
                 semantic(sc, PM_REC_META_TYPE, sc->p, "\"meta\" is not an object");
             ok = scan_value(sc, NULL, 1);
@@ -907,7 +943,7 @@ static int escape_at(pm_buf_t *out, const uint8_t *s, size_t i, size_t n)
 static inline bool word_needs_look(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-#define HAS_ZERO_BYTE(v) (((v) - ones) & ~(v) & high)
+#define HAS_ZERO_BYTE(v) (((v)-ones) & ~(v)&high)
     uint64_t lt20 = (x - ones * 0x20) & ~x & high;
     uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
     uint64_t c2 = x ^ (ones * 0xc2), e2 = x ^ (ones * 0xe2);

@@ -54,11 +54,15 @@ static int write_reject(task_ctx_t *t, const pm_line_t *line, const char *reason
     rc = rc ? rc : pm_json_escape(b, t->component, strlen(t->component));
     rc = rc ? rc : pm_buf_append_str(b, ", \"file\": ");
     rc = rc ? rc : pm_json_escape_lossy(b, t->file->relpath, strlen(t->file->relpath));
-    rc = rc ? rc : pm_buf_printf(b, ", \"line\": %llu, \"offset\": %llu, \"column\": %llu, \"reason\": \"%s\", \"detail\": ",
-                                 (unsigned long long)line->lineno, (unsigned long long)line->offset,
-                                 (unsigned long long)column, reason);
+    rc = rc ? rc
+            : pm_buf_printf(b,
+                            ", \"line\": %llu, \"offset\": %llu, \"column\": %llu, \"reason\": "
+                            "\"%s\", \"detail\": ",
+                            (unsigned long long)line->lineno, (unsigned long long)line->offset,
+                            (unsigned long long)column, reason);
     rc = rc ? rc : pm_json_escape_lossy(b, detail, strlen(detail));
-    rc = rc ? rc : pm_buf_printf(b, ", \"bytes\": %llu, \"raw\": ", (unsigned long long)line->full_len);
+    rc = rc ? rc
+            : pm_buf_printf(b, ", \"bytes\": %llu, \"raw\": ", (unsigned long long)line->full_len);
     rc = rc ? rc : pm_json_escape_lossy(b, line->data, raw);
     rc = rc ? rc : pm_buf_append_str(b, "}\n");
     if (rc < 0)
@@ -108,8 +112,8 @@ static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const ch
     if (t->stats->rejected_total > cfg->max_bad_records)
         return pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
                             "more than %llu bad records (run.max_bad_records); last: %s: %s",
-                            (unsigned long long)cfg->max_bad_records,
-                            pm_record_status_name(status), detail);
+                            (unsigned long long)cfg->max_bad_records, pm_record_status_name(status),
+                            detail);
     return write_reject(t, line, pm_record_status_name(status), detail, column, err);
 }
 
@@ -119,8 +123,8 @@ static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm
     pm_task_stats_t *st = t->stats;
     size_t text_len = rec->text.len;
     pm_split_t split = pm_mix_split(&job->mix, rec->text.data, text_len);
-    pm_spill_rec_t sr = {0, line->offset, t->task, 0, (uint32_t)text_len,
-                         job->cfg->keep_meta ? (uint32_t)rec->meta.len : 0};
+    pm_spill_rec_t sr = {0, line->offset,       t->task,
+                         0, (uint32_t)text_len, job->cfg->keep_meta ? (uint32_t)rec->meta.len : 0};
     const char *meta = rec->meta.data ? rec->meta.data : "";
     st->split_docs[split]++;
     st->split_text_bytes[split] += text_len;
@@ -131,8 +135,8 @@ static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm
                                    rec->text.data, meta, err);
     }
     uint64_t fh = job->file_hash[t->task];
-    uint32_t copies = pm_mix_copies(&job->mix, fh, line->offset,
-                                    job->cfg->components[t->file->component].epochs);
+    uint32_t copies =
+        pm_mix_copies(&job->mix, fh, line->offset, job->cfg->components[t->file->component].epochs);
     if (copies == 0)
         st->train_zero_copies++;
     for (uint32_t c = 0; c < copies; c++) {
@@ -184,7 +188,8 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
         st->docs++;
         if (line.too_long) {
             char detail[96];
-            snprintf(detail, sizeof detail, "line of %llu bytes exceeds run.max_record_bytes (%llu)",
+            snprintf(detail, sizeof detail,
+                     "line of %llu bytes exceeds run.max_record_bytes (%llu)",
                      (unsigned long long)line.full_len,
                      (unsigned long long)t->job->cfg->max_record_bytes);
             if ((rc = handle_bad(t, &line, PM_REC_TOO_LONG, detail, 0, err)) < 0)
@@ -215,8 +220,8 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
 
 /* Stream the file into the spill; on success everything is ready to commit. */
 static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *arena,
-                     pm_reader_t **reader, pm_poll_fn poll, void *poll_ctx,
-                     const char *spill_path, pm_error_t *err)
+                     pm_reader_t **reader, pm_poll_fn poll, void *poll_ctx, const char *spill_path,
+                     pm_error_t *err)
 {
     const pm_input_file_t *file = t->file;
     const pm_job_t *job = t->job;

@@ -55,8 +55,8 @@ struct pm_spill_writer {
     uint64_t *run_counts;   /* per bucket, current run; reused as positions */
     uint64_t *total_counts; /* per bucket, all runs */
     uint64_t *total_bytes;
-    uint64_t *run_index;    /* per bucket end offsets of the run being written */
-    uint64_t *runs;         /* pairs (start, index position) */
+    uint64_t *run_index; /* per bucket end offsets of the run being written */
+    uint64_t *runs;      /* pairs (start, index position) */
     size_t n_runs, runs_cap;
     char *wbuf;
     size_t wbuf_len;
@@ -240,8 +240,8 @@ int pm_spill_writer_add(pm_spill_writer_t *w, uint32_t bucket, const pm_spill_re
                         const char *text, const char *meta, pm_error_t *err)
 {
     if (bucket >= w->n_buckets)
-        return pm_error_set(err, PM_EINTERNAL, w->final_path.data, 0,
-                            "bucket %u out of range", bucket);
+        return pm_error_set(err, PM_EINTERNAL, w->final_path.data, 0, "bucket %u out of range",
+                            bucket);
     size_t size = PM_SPILL_REC_HEADER + rec->text_len + rec->meta_len;
     size_t index_cost = (w->n_entries + 1) * (sizeof(spill_entry_t) + sizeof(uint32_t));
     if (w->arena_used + size + index_cost > w->arena_bytes)
@@ -299,8 +299,8 @@ int pm_spill_writer_commit(pm_spill_writer_t *w, const void *stats, size_t stats
         }
         if (rc < 0)
             goto fail;
-        spill_trailer_t t = {SPILL_MAGIC, SPILL_VERSION, w->n_buckets, w->n_runs, stats_len,
-                             footer_start, data_hash, 0};
+        spill_trailer_t t = {SPILL_MAGIC, SPILL_VERSION, w->n_buckets, w->n_runs,
+                             stats_len,   footer_start,  data_hash,    0};
         XXH3_64bits_update(st, &t, offsetof(spill_trailer_t, checksum));
         t.checksum = XXH3_64bits_digest(st);
         rc = wwrite(w, &t, sizeof t, err);
@@ -342,14 +342,14 @@ struct pm_spill_reader {
     pm_buf_t path;
     uint32_t n_buckets;
     uint64_t n_runs;
-    uint64_t totals_pos;  /* file offset of the per-bucket counts, then bytes */
+    uint64_t totals_pos; /* file offset of the per-bucket counts, then bytes */
     uint64_t footer_start, data_hash;
-    uint64_t *runs;       /* pairs (start, index position) */
+    uint64_t *runs; /* pairs (start, index position) */
     char *stats;
     size_t stats_len;
-    char *buf;            /* visit buffer, allocated per range */
+    char *buf; /* visit buffer, allocated per range */
     size_t buf_cap;
-    pm_buf_t big;         /* records larger than buf */
+    pm_buf_t big; /* records larger than buf */
 };
 
 int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *err)
@@ -402,7 +402,8 @@ int pm_spill_reader_open(pm_spill_reader_t **out, const char *path, pm_error_t *
     XXH3_64bits_reset(hs);
     uint64_t footer_len = size - sizeof t - t.footer_start;
     for (uint64_t done = 0; done < footer_len;) {
-        size_t n = footer_len - done < READ_BUF_BYTES ? (size_t)(footer_len - done) : READ_BUF_BYTES;
+        size_t n =
+            footer_len - done < READ_BUF_BYTES ? (size_t)(footer_len - done) : READ_BUF_BYTES;
         rc = pm_pread_all(r->fd, footer, n, t.footer_start + done, path, err);
         if (rc < 0)
             goto fail;
@@ -526,13 +527,14 @@ static int cursor_fill(range_cursor_t *c, size_t n, pm_error_t *err)
         want = (size_t)avail;
     if (keep + want < n)
         return pm_error_set(err, PM_EIO, c->r->path.data, 0, "spill record crosses its bucket end");
-    PM_TRY(pm_pread_all(c->r->fd, c->r->buf + keep, want, c->file_pos + keep, c->r->path.data, err));
+    PM_TRY(
+        pm_pread_all(c->r->fd, c->r->buf + keep, want, c->file_pos + keep, c->r->path.data, err));
     c->have += want;
     return 0;
 }
 
-static int visit_range(pm_spill_reader_t *r, uint64_t start, uint64_t end, uint64_t lo,
-                       uint64_t hi, pm_spill_visit_fn fn, void *ctx, pm_error_t *err)
+static int visit_range(pm_spill_reader_t *r, uint64_t start, uint64_t end, uint64_t lo, uint64_t hi,
+                       pm_spill_visit_fn fn, void *ctx, pm_error_t *err)
 {
     /* The buffer is sized to the range (small buckets cost little) and
      * released after each visit: thousands of readers may be open at once. */
@@ -596,8 +598,8 @@ static int bucket_range(pm_spill_reader_t *r, uint64_t k, uint32_t bucket, uint6
     if (bucket == 0)
         PM_TRY(pm_pread_all(r->fd, &bounds[1], 8, index_pos, r->path.data, err));
     else
-        PM_TRY(pm_pread_all(r->fd, bounds, 16, index_pos + 8 * (uint64_t)(bucket - 1),
-                            r->path.data, err));
+        PM_TRY(pm_pread_all(r->fd, bounds, 16, index_pos + 8 * (uint64_t)(bucket - 1), r->path.data,
+                            err));
     if (run_start > index_pos || bounds[1] < bounds[0] || bounds[1] > index_pos - run_start)
         return pm_error_set(err, PM_EIO, r->path.data, 0, "damaged spill run index");
     *start = run_start + bounds[0];
@@ -636,8 +638,8 @@ int pm_spill_reader_append_bucket(pm_spill_reader_t *r, uint32_t bucket, pm_buf_
             continue;
         if (end - start > SIZE_MAX / 2 || pm_buf_reserve(out, (size_t)(end - start)) < 0)
             return pm_error_set(err, PM_ENOMEM, r->path.data, 0, "out of memory");
-        PM_TRY(pm_pread_all(r->fd, out->data + out->len, (size_t)(end - start), start,
-                            r->path.data, err));
+        PM_TRY(pm_pread_all(r->fd, out->data + out->len, (size_t)(end - start), start, r->path.data,
+                            err));
         out->len += (size_t)(end - start);
     }
     return 0;

@@ -68,8 +68,7 @@ static bool is_shard_name(const char *name)
 static bool is_our_output(const char *dir, const char *name, char *foreign, size_t foreign_size)
 {
     snprintf(foreign, foreign_size, "%s", name);
-    static const char *files[] = {"val.jsonl.zst", "test.jsonl.zst", "manifest.json",
-                                  "XXH128SUMS"};
+    static const char *files[] = {"val.jsonl.zst", "test.jsonl.zst", "manifest.json", "XXH128SUMS"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         if (!strcmp(name, files[i]))
             return true;
@@ -178,19 +177,17 @@ static json_t *state_json(const pm_config_t *cfg, const pm_plan_t *plan, const p
     json_t *inputs = json_array();
     for (size_t i = 0; i < plan->n_files; i++) {
         const pm_input_file_t *f = &plan->files[i];
-        json_array_append_new(inputs,
-                              json_pack("{s:s, s:s, s:I, s:I}", "component",
-                                        cfg->components[f->component].name, "relpath", f->relpath,
-                                        "size", (json_int_t)f->size, "mtime_ns",
-                                        (json_int_t)f->mtime_ns));
+        json_array_append_new(inputs, json_pack("{s:s, s:s, s:I, s:I}", "component",
+                                                cfg->components[f->component].name, "relpath",
+                                                f->relpath, "size", (json_int_t)f->size, "mtime_ns",
+                                                (json_int_t)f->mtime_ns));
     }
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
     return json_pack("{s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:o}", "format", STATE_FORMAT,
-                     "pilemix_version", PM_VERSION, "config_hash", hash, "layout",
-                     "train_shards", (int)l->train_shards, "per_shard", (int)l->per_shard,
-                     "val_buckets", (int)l->val_buckets, "test_buckets", (int)l->test_buckets,
-                     "inputs", inputs);
+                     "pilemix_version", PM_VERSION, "config_hash", hash, "layout", "train_shards",
+                     (int)l->train_shards, "per_shard", (int)l->per_shard, "val_buckets",
+                     (int)l->val_buckets, "test_buckets", (int)l->test_buckets, "inputs", inputs);
 }
 
 static int check_resume(const char *state_path, const pm_config_t *cfg, const pm_plan_t *plan,
@@ -330,7 +327,8 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
         static const char *subdirs[] = {"spill", "rejects", "results", "state.json"};
         for (size_t i = 0; i < 4 && rc == 0; i++) {
             char *p = pm_path_join(cfg->work_dir, subdirs[i]);
-            rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            rc =
+                p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
             free(p);
         }
         if (rc == 0)
@@ -448,8 +446,9 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
     rc = rc ? rc : pm_buf_printf(&path, "%s/%s", job->cfg->out_dir, name.data);
     if (rc < 0 || stat(path.data, &sb) != 0 || (uint64_t)sb.st_size != res.zst_bytes)
         goto done;
-    pm_split_t split = file < job->layout.train_shards ? PM_SPLIT_TRAIN
-                       : file == job->layout.train_shards ? PM_SPLIT_VAL : PM_SPLIT_TEST;
+    pm_split_t split = file < job->layout.train_shards    ? PM_SPLIT_TRAIN
+                       : file == job->layout.train_shards ? PM_SPLIT_VAL
+                                                          : PM_SPLIT_TEST;
     const char *p = data.data + sizeof h + sizeof res;
     for (size_t c = 0; c < nc; c++) {
         uint64_t docs, dups;

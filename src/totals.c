@@ -52,8 +52,9 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
     uint64_t file_docs[PM_SPLIT_COUNT] = {0, 0, 0}, comp_docs[PM_SPLIT_COUNT] = {0, 0, 0};
     uint32_t shards = job->layout.train_shards;
     for (size_t f = 0; f < t->n_files; f++)
-        file_docs[f < shards ? PM_SPLIT_TRAIN : f == shards ? PM_SPLIT_VAL : PM_SPLIT_TEST] +=
-            t->files[f].docs;
+        file_docs[f < shards    ? PM_SPLIT_TRAIN
+                  : f == shards ? PM_SPLIT_VAL
+                                : PM_SPLIT_TEST] += t->files[f].docs;
     for (size_t c = 0; c < t->n_components; c++) {
         const pm_task_stats_t *s = &t->comp[c];
         const char *name = job->cfg->components[c].name;
@@ -88,7 +89,9 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
                                 "accounting: components wrote %llu documents to %s but the files "
                                 "hold %llu (a pilemix bug)",
                                 (unsigned long long)comp_docs[sp],
-                                sp == 0 ? "train" : sp == 1 ? "val" : "test",
+                                sp == 0   ? "train"
+                                : sp == 1 ? "val"
+                                          : "test",
                                 (unsigned long long)file_docs[sp]);
     return 0;
 }

@@ -226,7 +226,7 @@ typedef struct {
     word_t *w;
     uint32_t n, cap;
     struct slot *slot; /* alias method, one cache line visit per draw */
-    double *weight;  /* build time only */
+    double *weight;    /* build time only */
 } table_t;
 
 /* Decoded length of a JSON string body (the escapes we use are well-formed). */
@@ -247,8 +247,8 @@ static size_t json_raw_len(const char *s, size_t n)
         }
         if (i + 4 >= n)
             die("internal: short \\u escape in word table");
-        unsigned cp = (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0},
-                                        NULL, 16);
+        unsigned cp =
+            (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
         i += 4;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             /* a high surrogate: the pair that follows decodes to 4 bytes */
@@ -278,8 +278,8 @@ static void table_add(table_t *t, const char *json, size_t json_len, double weig
         arena = xrealloc(arena, arena_cap);
     }
     memcpy(arena + arena_len, json, json_len);
-    t->w[t->n] = (word_t){(uint32_t)arena_len, (uint16_t)json_len,
-                          (uint16_t)json_raw_len(json, json_len)};
+    t->w[t->n] =
+        (word_t){(uint32_t)arena_len, (uint16_t)json_len, (uint16_t)json_raw_len(json, json_len)};
     t->weight[t->n] = weight;
     t->n++;
     arena_len += json_len;
@@ -373,9 +373,18 @@ static double zipf(uint32_t rank) { return 1.0 / pow(rank + 2.7, 1.07); }
 /* Languages                                                                  */
 
 typedef enum {
-    LANG_EN, LANG_EU, LANG_RU, LANG_EL, LANG_ZH, LANG_AR, LANG_HI, LANG_CODE, LANG_COUNT
+    LANG_EN,
+    LANG_EU,
+    LANG_RU,
+    LANG_EL,
+    LANG_ZH,
+    LANG_AR,
+    LANG_HI,
+    LANG_CODE,
+    LANG_COUNT
 } lang_id_t;
 
+/* clang-format off */
 static const char *const lang_codes[LANG_COUNT] = {"en", "de", "ru", "el", "zh", "ar", "hi", "c"};
 
 typedef struct {
@@ -542,6 +551,7 @@ static const struct {
 static const char *const tiny_texts[] = {
     "a", "OK", "ok.", "Yes", "no", "42", "é", "ß", "🙂", "👍🏽", "日本", "Hi!", "\\t-", " ", "\\n",
     "..", "\\\"x\\\"", "\\\\", "x\\u0001", "Ω", "тест", "N/A", "[deleted]", "🇫🇷", "e\xcc\x81"};
+/* clang-format on */
 
 static void build_tables(void)
 {
@@ -575,9 +585,9 @@ static void build_tables(void)
     };
     for (size_t i = 0; i < N_ELEMS(specs); i++) {
         lang_t *l = &langs[specs[i].id];
-        make_syllable_words(&l->words, &r, specs[i].top, specs[i].n_top, specs[i].on,
-                            specs[i].n_on, specs[i].vo, specs[i].n_vo, specs[i].co,
-                            specs[i].n_co, specs[i].n_words, specs[i].id == LANG_EN);
+        make_syllable_words(&l->words, &r, specs[i].top, specs[i].n_top, specs[i].on, specs[i].n_on,
+                            specs[i].vo, specs[i].n_vo, specs[i].co, specs[i].n_co,
+                            specs[i].n_words, specs[i].id == LANG_EN);
         l->sep = specs[i].sep;
         l->comma = specs[i].comma;
         l->enders = specs[i].enders;
@@ -664,7 +674,7 @@ typedef struct {
     uint32_t target; /* raw text bytes (generation stops at the first boundary past it) */
     uint8_t lang;
     uint8_t style;
-    int8_t tiny;     /* index into tiny_texts, or -1 */
+    int8_t tiny; /* index into tiny_texts, or -1 */
 } docspec_t;
 
 #define TOPIC_WORDS 48
@@ -695,8 +705,7 @@ static uint64_t gen_text(const docspec_t *d, bool list_mode, obuf_t *b)
     /* Burstiness: a document keeps coming back to its own topic words. */
     /* (Short documents need few: drawing them is a real cost at 600 bytes.) */
     const word_t *topic[TOPIC_WORDS];
-    const uint32_t n_topic = d->target >= 64 * (TOPIC_WORDS - 4) ? TOPIC_WORDS
-                                                                  : 4 + d->target / 64;
+    const uint32_t n_topic = d->target >= 64 * (TOPIC_WORDS - 4) ? TOPIC_WORDS : 4 + d->target / 64;
     for (uint32_t i = 0; i < n_topic; i++)
         topic[i] = &wt->w[20 + rng_below(&r, wt->n > 4000 ? 4000 : wt->n - 20)];
     const char *indent = rng_chance(&r, 0.3) ? "\\t" : "    ";
@@ -845,9 +854,16 @@ static void put_meta_extras(obuf_t *b, rng_t *r, const char *component)
                   "\"arr\": [], \"n\": %d, \"pile_set_name\": \"nested stays\"}",
                   (int)rng_below(r, 2000) - 1000);
     if (rng_chance(r, 0.03)) {
-        static const char *const nums[] = {"1e-07", "-0.0", "1E+300", "18446744073709551615",
-                                           "-9223372036854775808", "3.14159265358979323846",
-                                           "0", "2.5e3", "-1.5E-3", "123456789012345678901234"};
+        static const char *const nums[] = {"1e-07",
+                                           "-0.0",
+                                           "1E+300",
+                                           "18446744073709551615",
+                                           "-9223372036854775808",
+                                           "3.14159265358979323846",
+                                           "0",
+                                           "2.5e3",
+                                           "-1.5E-3",
+                                           "123456789012345678901234"};
         ob_printf(b, ", \"num\": %s", nums[rng_below(r, (uint32_t)N_ELEMS(nums))]);
     }
     if (rng_chance(r, 0.10)) {
@@ -860,8 +876,7 @@ static void put_meta_extras(obuf_t *b, rng_t *r, const char *component)
 }
 
 /* The members of a meta object for a style (without braces). */
-static void put_meta_members(obuf_t *b, rng_t *r, style_t style, lang_id_t lang,
-                             uint64_t doc_index)
+static void put_meta_members(obuf_t *b, rng_t *r, style_t style, lang_id_t lang, uint64_t doc_index)
 {
     switch (style) {
     case STYLE_WEB: {
@@ -912,8 +927,8 @@ static void put_meta_members(obuf_t *b, rng_t *r, style_t style, lang_id_t lang,
             ob_printf(b, ", \"isbn\": \"978-%u-%05u-%03u-%u\"", rng_below(r, 10),
                       rng_below(r, 100000), rng_below(r, 1000), rng_below(r, 10));
         ob_printf(b, ", \"year\": %u, \"tags\": [", 1800 + rng_below(r, 224));
-        static const char *const tags[] = {"\"fiction\"", "\"history\"", "\"science\"",
-                                           "\"poésie\"", "\"детектив\"", "\"漫画\""};
+        static const char *const tags[] = {"\"fiction\"", "\"history\"",  "\"science\"",
+                                           "\"poésie\"",  "\"детектив\"", "\"漫画\""};
         int n = (int)rng_below(r, 4);
         for (int i = 0; i < n; i++)
             ob_printf(b, "%s%s", i ? ", " : "", tags[rng_below(r, (uint32_t)N_ELEMS(tags))]);
@@ -951,8 +966,8 @@ static void put_meta_members(obuf_t *b, rng_t *r, style_t style, lang_id_t lang,
         ob_printf(b, ".c\", \"mime_type\": \"%s\", \"size\": %u, \"licenses\": [%s]",
                   mimes[rng_below(r, (uint32_t)N_ELEMS(mimes))], rng_below(r, 200000),
                   rng_chance(r, 0.2) ? "" : lic[rng_below(r, (uint32_t)N_ELEMS(lic))]);
-        ob_printf(b, ", \"commit\": \"%016" PRIx64 "%016" PRIx64 "%08x\"", rng_next(r),
-                  rng_next(r), (unsigned)rng_below(r, UINT32_MAX));
+        ob_printf(b, ", \"commit\": \"%016" PRIx64 "%016" PRIx64 "%08x\"", rng_next(r), rng_next(r),
+                  (unsigned)rng_below(r, UINT32_MAX));
         break;
     }
     }
@@ -964,10 +979,10 @@ static void put_meta_members(obuf_t *b, rng_t *r, style_t style, lang_id_t lang,
 typedef struct {
     FILE *f;
     const char *path;
-    ZSTD_CCtx *cctx;          /* NULL for plain .jsonl */
-    uint64_t frame_limit;     /* 0: one frame */
-    bool split_mid_line;      /* end frames at exact byte counts, inside lines */
-    uint64_t frame_pos;       /* uncompressed bytes in the current frame */
+    ZSTD_CCtx *cctx;      /* NULL for plain .jsonl */
+    uint64_t frame_limit; /* 0: one frame */
+    bool split_mid_line;  /* end frames at exact byte counts, inside lines */
+    uint64_t frame_pos;   /* uncompressed bytes in the current frame */
     uint64_t disk_bytes;
     uint32_t frames;
     char *zbuf;
@@ -1069,15 +1084,15 @@ static void sink_close(sink_t *s)
 /* Profiles                                                                   */
 
 typedef struct {
-    const char *name;   /* component name (as in the Pile paper) */
-    const char *dir;    /* directory under --out */
+    const char *name; /* component name (as in the Pile paper) */
+    const char *dir;  /* directory under --out */
     style_t style;
-    double share;       /* of --size */
-    double mean;        /* mean document size, bytes (log-normal) */
-    double sigma;       /* log-normal sigma */
-    int big_every;      /* every Nth document is 1.05-1.6 MB (0: never) */
-    int files;          /* at least this many files */
-    bool subdir;        /* put the last file in a subdirectory */
+    double share;  /* of --size */
+    double mean;   /* mean document size, bytes (log-normal) */
+    double sigma;  /* log-normal sigma */
+    int big_every; /* every Nth document is 1.05-1.6 MB (0: never) */
+    int files;     /* at least this many files */
+    bool subdir;   /* put the last file in a subdirectory */
 } comp_spec_t;
 
 typedef struct {
@@ -1200,8 +1215,15 @@ static void write_doc(gen_t *g, sink_t *s, rng_t *r, const comp_spec_t *c, int c
     obuf_t *m = &g->meta;
     m->len = 0;
     double mu = rng_unit(&mr);
-    enum { META_ABSENT, META_NULL, META_EMPTY, META_OBJ } mk =
-        mu < 0.04 ? META_ABSENT : mu < 0.045 ? META_NULL : mu < 0.055 ? META_EMPTY : META_OBJ;
+    enum {
+        META_ABSENT,
+        META_NULL,
+        META_EMPTY,
+        META_OBJ
+    } mk = mu < 0.04    ? META_ABSENT
+           : mu < 0.045 ? META_NULL
+           : mu < 0.055 ? META_EMPTY
+                        : META_OBJ;
     if (mk == META_NULL) {
         ob_puts(m, "null");
     } else if (mk == META_EMPTY) {
@@ -1383,11 +1405,20 @@ static bool size_parse(const char *s, uint64_t *out)
     static const struct {
         const char *suffix;
         uint64_t mult;
-    } units[] = {{"", 1},           {"b", 1},
-                 {"k", 1ull << 10}, {"kib", 1ull << 10}, {"kb", 1000ull},
-                 {"m", 1ull << 20}, {"mib", 1ull << 20}, {"mb", 1000000ull},
-                 {"g", 1ull << 30}, {"gib", 1ull << 30}, {"gb", 1000000000ull},
-                 {"t", 1ull << 40}, {"tib", 1ull << 40}, {"tb", 1000000000000ull}};
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1ull << 10},
+                 {"kib", 1ull << 10},
+                 {"kb", 1000ull},
+                 {"m", 1ull << 20},
+                 {"mib", 1ull << 20},
+                 {"mb", 1000000ull},
+                 {"g", 1ull << 30},
+                 {"gib", 1ull << 30},
+                 {"gb", 1000000000ull},
+                 {"t", 1ull << 40},
+                 {"tib", 1ull << 40},
+                 {"tb", 1000000000000ull}};
     for (size_t i = 0; i < N_ELEMS(units); i++) {
         if (strcasecmp(end, units[i].suffix) == 0) {
             if (v == 0 || v > UINT64_MAX / units[i].mult)
@@ -1522,8 +1553,9 @@ int main(int argc, char **argv)
         }
         printf("%-18s %-13s %5" PRIu64 " %8" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
                " %9.2f\n",
-               i < pr->n_comps ? pr->comps[i].name : "total", i < pr->n_comps ? pr->comps[i].dir : "",
-               s->files, s->docs, s->text_bytes, s->json_bytes, s->disk_bytes,
+               i < pr->n_comps ? pr->comps[i].name : "total",
+               i < pr->n_comps ? pr->comps[i].dir : "", s->files, s->docs, s->text_bytes,
+               s->json_bytes, s->disk_bytes,
                s->zst_disk_bytes ? (double)s->zst_json_bytes / (double)s->zst_disk_bytes : 0.0);
     }
     printf("profile %s, seed %" PRIu64 ", mean document %.0f bytes; %.2f s, %.0f MB/s of JSON\n",

@@ -15,9 +15,14 @@ typedef struct pm_buf {
 } pm_buf_t;
 
 void pm_buf_init(pm_buf_t *b);
-void pm_buf_free(pm_buf_t *b);                     /* releases memory, back to init state */
-static inline void pm_buf_reset(pm_buf_t *b) { b->len = 0; if (b->data) b->data[0] = '\0'; }
-int pm_buf_reserve(pm_buf_t *b, size_t extra);     /* room for len + extra + NUL */
+void pm_buf_free(pm_buf_t *b); /* releases memory, back to init state */
+static inline void pm_buf_reset(pm_buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+int pm_buf_reserve(pm_buf_t *b, size_t extra); /* room for len + extra + NUL */
 int pm_buf_append(pm_buf_t *b, const void *p, size_t n);
 int pm_buf_append_str(pm_buf_t *b, const char *s);
 int pm_buf_append_char(pm_buf_t *b, char c);

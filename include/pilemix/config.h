@@ -25,30 +25,30 @@
 typedef enum { PM_ON_BAD_FAIL = 0, PM_ON_BAD_SKIP = 1 } pm_on_bad_t;
 
 typedef struct pm_component_cfg {
-    char *name;          /* unique; refused if it has '/', control chars (C0, DEL, C1),
+    char *name;       /* unique; refused if it has '/', control chars (C0, DEL, C1),
                           * or is "." / ".." / "" */
-    char **paths;        /* expanded: ${VAR} substituted, relative-to-config resolved */
-    char **raw_paths;    /* as written in the config */
-    size_t n_paths;      /* >= 1 */
-    double epochs;       /* > 0, <= PM_MAX_EPOCHS */
+    char **paths;     /* expanded: ${VAR} substituted, relative-to-config resolved */
+    char **raw_paths; /* as written in the config */
+    size_t n_paths;   /* >= 1 */
+    double epochs;    /* > 0, <= PM_MAX_EPOCHS */
 } pm_component_cfg_t;
 
 #define PM_MAX_EPOCHS 1000.0
 
 typedef struct pm_config {
-    char *path;          /* the config file as given */
-    char *name;          /* required */
-    uint64_t seed;       /* default 0; JSON integer >= 0 */
+    char *path;    /* the config file as given */
+    char *name;    /* required */
+    uint64_t seed; /* default 0; JSON integer >= 0 */
     pm_component_cfg_t *components;
     size_t n_components; /* >= 1 */
 
     /* "output" */
-    char *out_dir;          /* required; resolved */
-    uint32_t train_shards;  /* default 30; 1..100000 */
-    double val_fraction;    /* default 0.0; [0,1) */
-    double test_fraction;   /* default 0.0; [0,1), val+test < 1 */
-    int zstd_level;         /* default 3; 1..19 */
-    bool keep_meta;         /* default true */
+    char *out_dir;         /* required; resolved */
+    uint32_t train_shards; /* default 30; 1..100000 */
+    double val_fraction;   /* default 0.0; [0,1) */
+    double test_fraction;  /* default 0.0; [0,1), val+test < 1 */
+    int zstd_level;        /* default 3; 1..19 */
+    bool keep_meta;        /* default true */
 
     /* "run" (command-line flags override these) */
     char *work_dir;            /* default out_dir + ".work"; resolved */
@@ -61,7 +61,7 @@ typedef struct pm_config {
     uint64_t max_bad_records;  /* default 1000; the job fails past this many (per job) */
     uint64_t max_record_bytes; /* default 64 MiB; a longer line is a bad record */
 
-    char *canonical_json;   /* see above */
+    char *canonical_json;    /* see above */
     uint64_t canonical_hash; /* XXH3-64 of canonical_json */
 } pm_config_t;
 

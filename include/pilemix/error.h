@@ -41,8 +41,7 @@ void pm_error_clear(pm_error_t *err);
 /* Fill err (may be NULL) and return code, so callers can write
  * `return pm_error_set(err, PM_EIO, path, 0, "cannot open: %s", strerror(e));`.
  * file may be NULL. line 0 = unknown. Column and offset are reset. */
-int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line,
-                 const char *fmt, ...)
+int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
@@ -56,11 +55,11 @@ void pm_error_format(const pm_error_t *err, char *out, size_t out_size);
 const char *pm_strerror(int code);
 
 /* Forward a failing call's code. */
-#define PM_TRY(expr)                                                           \
-    do {                                                                       \
-        int pm_try_rc_ = (expr);                                               \
-        if (pm_try_rc_ < 0)                                                    \
-            return pm_try_rc_;                                                 \
+#define PM_TRY(expr)                                                                               \
+    do {                                                                                           \
+        int pm_try_rc_ = (expr);                                                                   \
+        if (pm_try_rc_ < 0)                                                                        \
+            return pm_try_rc_;                                                                     \
     } while (0)
 
 #endif

@@ -37,12 +37,12 @@ typedef struct pm_gather_in {
     const pm_job_t *job;
     pm_spill_reader_t *const *spills; /* one per task, NULL for tasks with no spill */
     size_t n_spills;
-    const uint64_t *bucket_records;   /* global per-bucket totals over all spills */
+    const uint64_t *bucket_records; /* global per-bucket totals over all spills */
     const uint64_t *bucket_bytes;
-    uint64_t budget_bytes;            /* memory for one bucket pass */
+    uint64_t budget_bytes; /* memory for one bucket pass */
     int zstd_workers;
-    ZSTD_CCtx *cctx;                  /* reused across files; NULL: one per file */
-    pm_gather_mem_t *mem;             /* reused across files; NULL: freed per file */
+    ZSTD_CCtx *cctx;      /* reused across files; NULL: one per file */
+    pm_gather_mem_t *mem; /* reused across files; NULL: freed per file */
 } pm_gather_in_t;
 
 /* Per-file outcome beside pm_file_result_t: per component, documents written

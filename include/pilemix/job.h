@@ -24,14 +24,14 @@
  * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
  * split_docs[test]. */
 typedef struct pm_task_stats {
-    uint64_t bytes_in;    /* file size on disk */
-    uint64_t lines;       /* every line, blank ones included */
-    uint64_t blank_lines; /* empty or whitespace-only: ignored */
-    uint64_t docs;        /* non-blank lines: documents read */
+    uint64_t bytes_in;                      /* file size on disk */
+    uint64_t lines;                         /* every line, blank ones included */
+    uint64_t blank_lines;                   /* empty or whitespace-only: ignored */
+    uint64_t docs;                          /* non-blank lines: documents read */
     uint64_t rejected[PM_REC_STATUS_COUNT]; /* by pm_record_status_t (slot 0 unused) */
     uint64_t rejected_total;
-    uint64_t empty_docs;  /* valid records with an empty text: skipped */
-    uint64_t text_bytes;  /* text bytes of the documents kept (any split) */
+    uint64_t empty_docs; /* valid records with an empty text: skipped */
+    uint64_t text_bytes; /* text bytes of the documents kept (any split) */
     uint64_t split_docs[PM_SPLIT_COUNT];
     uint64_t split_text_bytes[PM_SPLIT_COUNT];
     uint64_t train_copies;      /* copies of train documents emitted */

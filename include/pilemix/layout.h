@@ -19,7 +19,7 @@
 
 typedef struct pm_layout {
     uint32_t train_shards;
-    uint32_t per_shard;    /* buckets per train shard */
+    uint32_t per_shard; /* buckets per train shard */
     uint32_t val_buckets;
     uint32_t test_buckets;
 } pm_layout_t;

@@ -27,12 +27,12 @@
 typedef enum { PM_FORMAT_JSONL = 0, PM_FORMAT_JSONL_ZST = 1 } pm_format_t;
 
 typedef struct pm_input_file {
-    char *path;          /* path to open (as expanded; may be relative to cwd) */
-    char *relpath;       /* identity path */
-    uint32_t component;  /* index into config components */
+    char *path;         /* path to open (as expanded; may be relative to cwd) */
+    char *relpath;      /* identity path */
+    uint32_t component; /* index into config components */
     pm_format_t format;
-    uint64_t size;       /* bytes on disk (compressed for .zst) */
-    int64_t mtime_ns;    /* modification time, ns since the epoch */
+    uint64_t size;    /* bytes on disk (compressed for .zst) */
+    int64_t mtime_ns; /* modification time, ns since the epoch */
 } pm_input_file_t;
 
 typedef struct pm_plan {

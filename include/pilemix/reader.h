@@ -27,10 +27,10 @@ typedef struct pm_reader pm_reader_t;
 
 typedef struct pm_line {
     const char *data;
-    size_t len;       /* bytes in data (capped when too_long) */
+    size_t len; /* bytes in data (capped when too_long) */
     uint64_t full_len;
-    uint64_t offset;  /* offset of the line's first byte in the uncompressed stream */
-    uint64_t lineno;  /* 1-based */
+    uint64_t offset; /* offset of the line's first byte in the uncompressed stream */
+    uint64_t lineno; /* 1-based */
     bool too_long;
 } pm_line_t;
 

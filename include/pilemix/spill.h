@@ -28,10 +28,10 @@
 #include <stdint.h>
 
 typedef struct pm_spill_rec {
-    uint64_t key;      /* shuffle key (train) or text key (val/test) */
-    uint64_t offset;   /* identity: byte offset of the line in its input */
-    uint32_t file;     /* identity: plan file index */
-    uint32_t copy;     /* copy index (0 for val/test) */
+    uint64_t key;    /* shuffle key (train) or text key (val/test) */
+    uint64_t offset; /* identity: byte offset of the line in its input */
+    uint32_t file;   /* identity: plan file index */
+    uint32_t copy;   /* copy index (0 for val/test) */
     uint32_t text_len;
     uint32_t meta_len;
 } pm_spill_rec_t; /* followed by text_len + meta_len bytes */
@@ -55,8 +55,7 @@ void pm_spill_arena_free(pm_spill_arena_t *a);
  * where to stage records (grown to arena_bytes if smaller; not freed by the
  * writer), or NULL for memory of the writer's own. */
 int pm_spill_writer_open(pm_spill_writer_t **out, const char *final_path, uint32_t n_buckets,
-                         size_t arena_bytes, pm_spill_arena_t *arena,
-                         pm_error_t *err);
+                         size_t arena_bytes, pm_spill_arena_t *arena, pm_error_t *err);
 int pm_spill_writer_add(pm_spill_writer_t *w, uint32_t bucket, const pm_spill_rec_t *rec,
                         const char *text, const char *meta, pm_error_t *err);
 /* Write the last run and footer (with stats blob), fsync, rename. Frees w. */

@@ -50,7 +50,7 @@ int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gathe
 
 /* If a valid result for file exists and matches the file on disk, add it to
  * totals and set *done. A missing or stale record is not an error. */
-int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *totals,
-                              bool *done, pm_error_t *err);
+int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *totals, bool *done,
+                              pm_error_t *err);
 
 #endif

@@ -10,8 +10,8 @@ double pm_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void pm_progress_begin(pm_progress_t *p, const char *phase, const char *unit,
-                       uint64_t total_items, uint64_t total_bytes, double interval)
+void pm_progress_begin(pm_progress_t *p, const char *phase, const char *unit, uint64_t total_items,
+                       uint64_t total_bytes, double interval)
 {
     p->interval = interval;
     p->start = p->last = pm_now();

@@ -16,8 +16,8 @@ typedef struct pm_progress {
 
 double pm_now(void); /* monotonic seconds */
 
-void pm_progress_begin(pm_progress_t *p, const char *phase, const char *unit,
-                       uint64_t total_items, uint64_t total_bytes, double interval);
+void pm_progress_begin(pm_progress_t *p, const char *phase, const char *unit, uint64_t total_items,
+                       uint64_t total_bytes, double interval);
 void pm_progress_update(pm_progress_t *p, uint64_t items_done, uint64_t bytes_done);
 
 #endif

@@ -72,8 +72,8 @@ typedef struct run {
     pm_layout_t layout;
     pm_job_t job;
     bool have_cfg, have_plan, have_job;
-    pm_state_t state;         /* rank 0 */
-    pm_totals_t totals;       /* per rank, reduced to rank 0 at the end */
+    pm_state_t state;   /* rank 0 */
+    pm_totals_t totals; /* per rank, reduced to rank 0 at the end */
     pm_spill_reader_t **spills;
     uint64_t *bucket_records, *bucket_bytes;
     pm_dispatch_t dispatch;
@@ -148,7 +148,8 @@ static int poll_cb(void *ctx, uint64_t bytes_in_task)
         r->aborted = true;
         return PM_EINTERNAL;
     }
-    pm_progress_update(&r->progress, r->dispatch.items_done, r->dispatch.bytes_done + bytes_in_task);
+    pm_progress_update(&r->progress, r->dispatch.items_done,
+                       r->dispatch.bytes_done + bytes_in_task);
     return 0;
 }
 
@@ -191,8 +192,8 @@ static int scatter(run_t *r, pm_error_t *err)
         for (size_t i = (size_t)r->rank; i < n_tasks; i += (size_t)r->size)
             done[i] = pm_state_task_done(&r->job, (uint32_t)i);
         MPI_Request req;
-        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_UNSIGNED_CHAR, MPI_MAX,
-                       MPI_COMM_WORLD, &req);
+        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD,
+                       &req);
         pm_mpi_quiet_wait(&req);
     }
     if (r->rank == 0) {
@@ -246,8 +247,9 @@ static int scatter(run_t *r, pm_error_t *err)
         report(r->rank, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
     if (r->rank == 0 && r->dispatch.over_rejected) {
-        fprintf(stderr, "pilemix: error: more than %llu bad records in the job "
-                        "(run.max_bad_records); see the counts above and %s/rejects/\n",
+        fprintf(stderr,
+                "pilemix: error: more than %llu bad records in the job "
+                "(run.max_bad_records); see the counts above and %s/rejects/\n",
                 (unsigned long long)r->cfg.max_bad_records, r->cfg.work_dir);
     }
     free(queue);
@@ -398,7 +400,7 @@ static int gather(run_t *r, pm_error_t *err)
         memset(comp_docs, 0, nc * sizeof(uint64_t));
         memset(comp_dups, 0, nc * sizeof(uint64_t));
         pm_gather_out_t out = {.comp_docs = comp_docs, .comp_dups = comp_dups};
-        
+
         rc = pm_gather_file(&in, file, &out, poll_cb, r, err);
         if (rc < 0)
             break;
@@ -406,8 +408,9 @@ static int gather(run_t *r, pm_error_t *err)
         if (rc < 0)
             break;
         pm_fault_hit("gather-file");
-        pm_split_t split = file < r->layout.train_shards ? PM_SPLIT_TRAIN
-                           : file == r->layout.train_shards ? PM_SPLIT_VAL : PM_SPLIT_TEST;
+        pm_split_t split = file < r->layout.train_shards    ? PM_SPLIT_TRAIN
+                           : file == r->layout.train_shards ? PM_SPLIT_VAL
+                                                            : PM_SPLIT_TEST;
         r->totals.files[file] = out.result;
         for (size_t c = 0; c < nc; c++) {
             r->totals.emitted[c][split] += comp_docs[c];

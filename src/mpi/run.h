@@ -11,9 +11,9 @@
 
 typedef struct pm_run_opts {
     const char *config_path;
-    const char *work_dir;     /* NULL: from the config */
-    uint64_t mem_per_rank;    /* 0: from the config */
-    double progress_secs;     /* default 10; 0 = off */
+    const char *work_dir;  /* NULL: from the config */
+    uint64_t mem_per_rank; /* 0: from the config */
+    double progress_secs;  /* default 10; 0 = off */
     bool resume, force, keep_work;
 } pm_run_opts_t;
 

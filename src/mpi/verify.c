@@ -29,8 +29,7 @@ typedef struct file_check {
     int problems;
 } file_check_t;
 
-static void problem(file_check_t *fc, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void problem(file_check_t *fc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(file_check_t *fc, const char *fmt, ...)
 {
     fc->problems++;
@@ -120,7 +119,10 @@ static void feed_lines(line_state_t *ls, const char *p, size_t n)
     }
 }
 
-static uint64_t jint(json_t *o, const char *k) { return (uint64_t)json_integer_value(json_object_get(o, k)); }
+static uint64_t jint(json_t *o, const char *k)
+{
+    return (uint64_t)json_integer_value(json_object_get(o, k));
+}
 
 static void check_file(const char *dir, json_t *entry, int *problems)
 {
@@ -241,8 +243,7 @@ static bool listed(json_t *files, const char *rel)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(files, i, e)
-    {
+    json_array_foreach(files, i, e) {
         const char *p = json_string_value(json_object_get(e, "path"));
         if (p && !strcmp(p, rel))
             return true;
@@ -307,16 +308,16 @@ static int check_sums(const char *dir, json_t *files)
         size_t i;
         json_t *e;
         bool ok = false;
-        json_array_foreach(files, i, e)
-        {
+        json_array_foreach(files, i, e) {
             const char *pth = json_string_value(json_object_get(e, "path"));
             const char *h = json_string_value(json_object_get(e, "xxh128_compressed"));
             if (pth && h && !strcmp(pth, name) && !strcmp(h, hex))
                 ok = true;
         }
         if (!ok) {
-            fprintf(stderr, "pilemix: verify: %s/XXH128SUMS: entry for %s disagrees with the "
-                            "manifest\n",
+            fprintf(stderr,
+                    "pilemix: verify: %s/XXH128SUMS: entry for %s disagrees with the "
+                    "manifest\n",
                     dir, name);
             problems++;
         }
@@ -389,19 +390,17 @@ static void print_stats_table(json_t *m)
     int w = 9;
     size_t i;
     json_t *c;
-    json_array_foreach(comps, i, c)
-    {
+    json_array_foreach(comps, i, c) {
         int l = (int)strlen(json_string_value(json_object_get(c, "name")));
         w = l > w ? l : w;
     }
     printf("%-*s %12s %14s %7s %9s %12s %9s %9s %9s\n", w, "Component", "documents", "text bytes",
            "epochs", "realized", "train", "val", "test", "rejected");
-    json_array_foreach(comps, i, c)
-    {
+    json_array_foreach(comps, i, c) {
         json_t *em = json_object_get(c, "emitted");
         printf("%-*s %12llu %14llu %7.3g %9.4f %12llu %9llu %9llu %9llu\n", w,
-               json_string_value(json_object_get(c, "name")), (unsigned long long)jint(c, "documents"),
-               (unsigned long long)jint(c, "text_bytes"),
+               json_string_value(json_object_get(c, "name")),
+               (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
                json_number_value(json_object_get(c, "epochs")),
                json_number_value(json_object_get(c, "realized_epochs")),
                (unsigned long long)jint(em, "train"), (unsigned long long)jint(em, "val"),
@@ -410,11 +409,10 @@ static void print_stats_table(json_t *m)
     }
     printf("\n%-22s %12s %14s %14s %14s  %s\n", "File", "documents", "text bytes", "uncompressed",
            "compressed", "xxh128 (compressed)");
-    json_array_foreach(files, i, c)
-    {
+    json_array_foreach(files, i, c) {
         printf("%-22s %12llu %14llu %14llu %14llu  %s\n",
-               json_string_value(json_object_get(c, "path")), (unsigned long long)jint(c, "documents"),
-               (unsigned long long)jint(c, "text_bytes"),
+               json_string_value(json_object_get(c, "path")),
+               (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
                (unsigned long long)jint(c, "uncompressed_bytes"),
                (unsigned long long)jint(c, "compressed_bytes"),
                json_string_value(json_object_get(c, "xxh128_compressed")));
@@ -449,11 +447,10 @@ int pm_stats_main(int argc, char **argv)
         return PM_EDATA;
     }
     if (as_json) {
-        json_t *o = json_pack("{s:O, s:O, s:O, s:O, s:O}", "name", json_object_get(m, "name"),
-                              "config_hash", json_object_get(m, "config_hash"), "seed",
-                              json_object_get(m, "seed"), "components",
-                              json_object_get(m, "components"), "files",
-                              json_object_get(m, "files"));
+        json_t *o = json_pack(
+            "{s:O, s:O, s:O, s:O, s:O}", "name", json_object_get(m, "name"), "config_hash",
+            json_object_get(m, "config_hash"), "seed", json_object_get(m, "seed"), "components",
+            json_object_get(m, "components"), "files", json_object_get(m, "files"));
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
         printf("\n");
         json_decref(o);

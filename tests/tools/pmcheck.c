@@ -366,14 +366,14 @@ out:
 /* One expected output line: a train copy or a held-out document. */
 typedef struct {
     uint64_t key;
-    uint64_t offset;   /* identity: byte offset of the input line */
-    uint64_t lineno;   /* input line, for messages */
+    uint64_t offset;           /* identity: byte offset of the input line */
+    uint64_t lineno;           /* input line, for messages */
     uint64_t text_lo, text_hi; /* XXH3-128 of the text */
     uint64_t meta_hash;        /* XXH3-64 of the canonical meta members */
     uint32_t text_len;         /* < 4 GiB: config caps lines below that */
     uint32_t file;             /* plan index */
     uint32_t copy;
-    uint32_t split;            /* pm_split_t; holdout entries only */
+    uint32_t split; /* pm_split_t; holdout entries only */
 } expect_t;
 
 typedef struct {
@@ -408,7 +408,8 @@ static int cmp_identity(const expect_t *a, const expect_t *b)
 {
     if (a->file != b->file) {
         const pm_input_file_t *fa = &g_plan->files[a->file], *fb = &g_plan->files[b->file];
-        int c = strcmp(g_cfg->components[fa->component].name, g_cfg->components[fb->component].name);
+        int c =
+            strcmp(g_cfg->components[fa->component].name, g_cfg->components[fb->component].name);
         if (c)
             return c;
         c = strcmp(fa->relpath, fb->relpath);
@@ -479,8 +480,8 @@ static bool derive_expected(const pm_config_t *cfg, const pm_plan_t *plan, const
         pm_error_t err;
         pm_error_clear(&err);
         pm_reader_t *r = NULL;
-        int rc = pm_reader_open(&r, f->path, f->path, f->format, (size_t)cfg->max_record_bytes,
-                                &err);
+        int rc =
+            pm_reader_open(&r, f->path, f->path, f->format, (size_t)cfg->max_record_bytes, &err);
         pm_line_t line;
         while (rc >= 0 && (rc = pm_reader_next(r, &line, &err)) == 1) {
             const char *data = line.data;
@@ -551,8 +552,8 @@ static bool derive_expected(const pm_config_t *cfg, const pm_plan_t *plan, const
 /* Comparing an output file with its expected lines                          */
 
 typedef struct {
-    const char *name;          /* as shown: "train/3.jsonl.zst" */
-    const expect_t *exp;       /* expected lines, in order */
+    const char *name;    /* as shown: "train/3.jsonl.zst" */
+    const expect_t *exp; /* expected lines, in order */
     size_t n_exp;
     bool keep_meta;
     uint64_t mismatches;
@@ -946,8 +947,7 @@ static int check_run(const char *config_path)
         /* Val and test first: their texts are what train must not contain. */
         XXH128_hash_t *seen[PM_SPLIT_COUNT] = {0};
         size_t n_seen[PM_SPLIT_COUNT] = {0};
-        static const char *const hnames[PM_SPLIT_COUNT] = {NULL, "val.jsonl.zst",
-                                                           "test.jsonl.zst"};
+        static const char *const hnames[PM_SPLIT_COUNT] = {NULL, "val.jsonl.zst", "test.jsonl.zst"};
         for (int sp = PM_SPLIT_VAL; sp <= PM_SPLIT_TEST; sp++) {
             check_output_file(cfg.out_dir, hnames[sp], hsplit[sp].v, hsplit[sp].n, cfg.keep_meta,
                               &seen[sp], &n_seen[sp]);
@@ -1008,11 +1008,10 @@ static int check_run(const char *config_path)
         const comp_stats_t *st = &cs[i];
         double e = cfg.components[i].epochs;
         double realized = st->train_docs ? (double)st->train_copies / (double)st->train_docs : 0;
-        printf("%-20.20s %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %8" PRIu64 " %8" PRIu64
-               " %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7.3f %9.4f\n",
-               cfg.components[i].name, st->lines, st->rejected, st->empty, st->docs,
-               st->train_docs, st->train_copies, st->val, st->test, st->dup_val + st->dup_test, e,
-               realized);
+        printf("%-20.20s %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9" PRIu64
+               " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7.3f %9.4f\n",
+               cfg.components[i].name, st->lines, st->rejected, st->empty, st->docs, st->train_docs,
+               st->train_copies, st->val, st->test, st->dup_val + st->dup_test, e, realized);
         for (int r = 1; r < PM_REC_STATUS_COUNT; r++)
             if (st->by_reason[r])
                 printf("    rejected %-16s %" PRIu64 "\n", pm_record_status_name(r),

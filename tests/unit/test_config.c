@@ -150,7 +150,7 @@ START_TEST(test_env_expansion)
     ck_assert_int_eq(pm_config_load_string(&cfg, j, "cfg/c.json", &err), 0);
     ck_assert_str_eq(cfg.components[0].paths[0], "/srv/pile/cc/*.jsonl.zst");
     ck_assert_str_eq(cfg.components[0].raw_paths[0], "${PM_TEST_DATA}/cc/*.jsonl.zst");
-    ck_assert_str_eq(cfg.components[0].paths[1], "cfg/rel/x"); /* expanded, then resolved */
+    ck_assert_str_eq(cfg.components[0].paths[1], "cfg/rel/x");     /* expanded, then resolved */
     ck_assert_str_eq(cfg.components[0].paths[2], "cfg/a$b/$c{d}"); /* bare $ is literal */
     ck_assert_str_eq(cfg.components[0].paths[3], "/srv/pilerel");
     ck_assert_str_eq(cfg.out_dir, "/srv/pile/out");
@@ -166,7 +166,8 @@ START_TEST(test_env_expansion)
 
     unsetenv("PM_TEST_DATA");
     ck_assert_int_eq(pm_config_load_string(&cfg, j, "cfg/c.json", &err), PM_ECONFIG);
-    ck_assert_str_eq(err.msg, "components[0].paths[0]: environment variable PM_TEST_DATA is not set");
+    ck_assert_str_eq(err.msg,
+                     "components[0].paths[0]: environment variable PM_TEST_DATA is not set");
     ck_assert_str_eq(err.file, "cfg/c.json");
     ck_assert_ptr_null(cfg.name); /* left closed */
 
@@ -196,35 +197,41 @@ START_TEST(test_canonical_hash)
                     "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
     /* reordered keys, whitespace, explicit defaults, integer-vs-real
      * numbers, operational keys */
-    const char *b = "{\n  \"output\": {\"val_fraction\": 1e-2, \"dir\": \"o\", \"train_shards\": 30,\n"
-                    "     \"test_fraction\": 0, \"zstd_level\": 3, \"keep_meta\": true},\n"
-                    "  \"components\": [\n    {\"epochs\": 1.50, \"paths\": [\"a\"], \"name\": \"A\"},\n"
-                    "    {\"paths\": [\"b1\", \"b2\"], \"name\": \"B\", \"epochs\": 2.0}],\n"
-                    "  \"seed\": 3, \"name\": \"h\",\n"
-                    "  \"run\": {\"work_dir\": \"/tmp/else\", \"mem_per_rank\": \"8GiB\",\n"
-                    "          \"on_bad_record\": \"fail\", \"on_bad_file\": \"fail\",\n"
-                    "          \"max_bad_records\": 1000,\n"
-                    "          \"max_record_bytes\": \"64M\"}\n}\n";
+    const char *b =
+        "{\n  \"output\": {\"val_fraction\": 1e-2, \"dir\": \"o\", \"train_shards\": 30,\n"
+        "     \"test_fraction\": 0, \"zstd_level\": 3, \"keep_meta\": true},\n"
+        "  \"components\": [\n    {\"epochs\": 1.50, \"paths\": [\"a\"], \"name\": \"A\"},\n"
+        "    {\"paths\": [\"b1\", \"b2\"], \"name\": \"B\", \"epochs\": 2.0}],\n"
+        "  \"seed\": 3, \"name\": \"h\",\n"
+        "  \"run\": {\"work_dir\": \"/tmp/else\", \"mem_per_rank\": \"8GiB\",\n"
+        "          \"on_bad_record\": \"fail\", \"on_bad_file\": \"fail\",\n"
+        "          \"max_bad_records\": 1000,\n"
+        "          \"max_record_bytes\": \"64M\"}\n}\n";
     uint64_t ha = hash_of(a);
     ck_assert_uint_eq(ha, hash_of(b));
     /* meaning changes the hash */
-    const char *epochs = "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
-                         "\"epochs\":1.25},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
-                         "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
-    const char *seed = "{\"name\":\"h\",\"seed\":4,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
-                       "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
-                       "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
-    const char *order = "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
-                        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b2\",\"b1\"],\"epochs\":2}],"
-                        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
-    const char *skip = "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
-                       "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
-                       "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
-                       "\"run\":{\"on_bad_record\":\"skip\"}}";
-    const char *skip_file = "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
-                            "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
-                            "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
-                            "\"run\":{\"on_bad_file\":\"skip\"}}";
+    const char *epochs =
+        "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+        "\"epochs\":1.25},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
+        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
+    const char *seed =
+        "{\"name\":\"h\",\"seed\":4,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
+        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
+    const char *order =
+        "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b2\",\"b1\"],\"epochs\":2}],"
+        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01}}";
+    const char *skip =
+        "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
+        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
+        "\"run\":{\"on_bad_record\":\"skip\"}}";
+    const char *skip_file =
+        "{\"name\":\"h\",\"seed\":3,\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],"
+        "\"epochs\":1.5},{\"name\":\"B\",\"paths\":[\"b1\",\"b2\"],\"epochs\":2}],"
+        "\"output\":{\"dir\":\"o\",\"val_fraction\":0.01},"
+        "\"run\":{\"on_bad_file\":\"skip\"}}";
     ck_assert_uint_ne(ha, hash_of(epochs));
     ck_assert_uint_ne(ha, hash_of(skip_file));
     ck_assert_uint_ne(hash_of(skip), hash_of(skip_file));
@@ -250,8 +257,9 @@ START_TEST(test_size_parse)
         ck_assert_msg(pm_size_parse(good[i].s, &v) == 0, "%s rejected", good[i].s);
         ck_assert_msg(v == good[i].v, "%s -> %llu", good[i].s, (unsigned long long)v);
     }
-    static const char *bad[] = {"",    "0",   "0M",  "1.5G", "-1",  "+1",   " 1", "1 G",
-                                "12Q", "G",   "1Gi", "1GB2", "1iB", "1GiBs", "18446744073709551616",
+    static const char *bad[] = {"",          "0",    "0M",  "1.5G",  "-1",
+                                "+1",        " 1",   "1 G", "12Q",   "G",
+                                "1Gi",       "1GB2", "1iB", "1GiBs", "18446744073709551616",
                                 "16777216T", "1e9"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         uint64_t v = 42;
@@ -266,9 +274,10 @@ START_TEST(test_size_keys)
 {
     pm_config_t cfg;
     pm_error_t err;
-    const char *j = "{\"name\":\"s\",\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],\"epochs\":1}],"
-                    "\"output\":{\"dir\":\"o\"},\"run\":{\"mem_per_rank\":16777216,"
-                    "\"max_record_bytes\":\"4294967295\"}}";
+    const char *j =
+        "{\"name\":\"s\",\"components\":[{\"name\":\"A\",\"paths\":[\"a\"],\"epochs\":1}],"
+        "\"output\":{\"dir\":\"o\"},\"run\":{\"mem_per_rank\":16777216,"
+        "\"max_record_bytes\":\"4294967295\"}}";
     ck_assert_int_eq(pm_config_load_string(&cfg, j, "c.json", &err), 0);
     ck_assert_uint_eq(cfg.mem_per_rank, 16ULL << 20);
     ck_assert_uint_eq(cfg.max_record_bytes, 4294967295ULL);
@@ -341,8 +350,8 @@ START_TEST(test_invalid_configs)
         snprintf(got, sizeof got, "%llu:%llu: %s", (unsigned long long)err.line,
                  (unsigned long long)err.column, err.msg);
         ck_assert_msg(rc == PM_ECONFIG, "%s: rc %d (%s)", de->d_name, rc, got);
-        ck_assert_msg(strstr(got, expected) != NULL, "%s: expected \"%s\", got \"%s\"",
-                      de->d_name, expected, got);
+        ck_assert_msg(strstr(got, expected) != NULL, "%s: expected \"%s\", got \"%s\"", de->d_name,
+                      expected, got);
         ck_assert_str_eq(err.file, path);
         ck_assert_ptr_null(cfg.name);
         n++;

@@ -8,7 +8,8 @@ START_TEST(test_every_field_round_trips)
     setenv("PM_WIRE_DATA", "/data/x", 1);
     const char *json =
         "{\"name\": \"wire\", \"seed\": 9007199254740993,"
-        " \"components\": [{\"name\": \"A\", \"paths\": [\"${PM_WIRE_DATA}/a\", \"rel/b\"], \"epochs\": 2.5},"
+        " \"components\": [{\"name\": \"A\", \"paths\": [\"${PM_WIRE_DATA}/a\", \"rel/b\"], "
+        "\"epochs\": 2.5},"
         "                  {\"name\": \"B\", \"paths\": [\"/abs/c\"], \"epochs\": 0.25}],"
         " \"output\": {\"dir\": \"o\", \"train_shards\": 7, \"val_fraction\": 0.125,"
         "   \"test_fraction\": 0.0625, \"zstd_level\": 9, \"keep_meta\": false},"

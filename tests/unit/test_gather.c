@@ -17,20 +17,20 @@
 /* ---- inputs and the model --------------------------------------------- */
 
 typedef struct doc {
-    int comp;          /* config index */
+    int comp; /* config index */
     const char *comp_name;
     const char *relpath;
-    int in_file;       /* index in fx.files */
+    int in_file; /* index in fx.files */
     uint64_t offset;
     char *text;
     size_t text_len;
-    json_t *meta;      /* input meta without pile_set_name (never NULL) */
+    json_t *meta; /* input meta without pile_set_name (never NULL) */
 } doc_t;
 
 typedef struct in_file {
     const char *rel_on_disk; /* under DIR/data */
     int comp;
-    const char *relpath;     /* the identity path the plan must give */
+    const char *relpath; /* the identity path the plan must give */
     bool zst;
     bool trailing_newline;
     uint64_t lines, blank, docs, bad, empty;
@@ -338,8 +338,7 @@ static void model_build(const fx_t *fx, model_t *m)
         m->split_docs[d->in_file][sp]++;
         if (sp != PM_SPLIT_TRAIN) {
             uint32_t f = S + (sp == PM_SPLIT_VAL ? 0 : 1);
-            m->lines[f][m->n[f]++] =
-                (ent_t){pm_mix_holdout_key(&mix, d->text, d->text_len), d, 0};
+            m->lines[f][m->n[f]++] = (ent_t){pm_mix_holdout_key(&mix, d->text, d->text_len), d, 0};
             continue;
         }
         uint32_t copies = pm_mix_copies(&mix, fh, d->offset, comp_epochs[d->comp]);
@@ -382,15 +381,15 @@ static void model_free(model_t *m)
 /* ---- running the pipeline --------------------------------------------- */
 
 typedef struct run {
-    pm_gather_out_t *outs; /* per output file */
+    pm_gather_out_t *outs;           /* per output file */
     uint64_t *comp_docs, *comp_dups; /* [file][component] */
     pm_task_stats_t stats[N_FILES];
 } run_t;
 
 /* Scatter every task with the given layout, then gather every file with the
  * given budget into cfg->out_dir. */
-static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t arena,
-                              uint64_t budget, ZSTD_CCtx *cctx, run_t *run)
+static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t arena, uint64_t budget,
+                              ZSTD_CCtx *cctx, run_t *run)
 {
     pm_error_t err;
     pm_job_t job;
@@ -543,8 +542,8 @@ static void check_outputs(const fx_t *fx, const model_t *m, const run_t *run, bo
             ck_assert_msg(json_string_length(text) == e->d->text_len &&
                               memcmp(json_string_value(text), e->d->text, e->d->text_len) == 0,
                           "file %u line %zu: wrong text (expected doc %s/%s@%llu copy %u)", f,
-                          k + 1, e->d->comp_name, e->d->relpath,
-                          (unsigned long long)e->d->offset, e->copy);
+                          k + 1, e->d->comp_name, e->d->relpath, (unsigned long long)e->d->offset,
+                          e->copy);
             ck_assert_str_eq(json_string_value(json_object_get(meta, "pile_set_name")),
                              e->d->comp_name);
             json_object_del(meta, "pile_set_name");
@@ -696,9 +695,9 @@ START_TEST(test_output_independent_of_layout_and_budget)
     compare_dirs(&fx, saved);
     for (uint32_t f = 0; f < m.shards + 2; f++) {
         ck_assert(memcmp(&r1.outs[f].result, &r2.outs[f].result, sizeof(pm_file_result_t)) == 0);
-        ck_assert_uint_eq(r2.outs[f].passes,
-                          f < m.shards ? l2.per_shard : f == m.shards ? l2.val_buckets
-                                                                      : l2.test_buckets);
+        ck_assert_uint_eq(r2.outs[f].passes, f < m.shards    ? l2.per_shard
+                                             : f == m.shards ? l2.val_buckets
+                                                             : l2.test_buckets);
     }
 
     /* Run 3: one bucket per file and a tiny gather budget: many passes. */

@@ -5,12 +5,12 @@
 
 /* check's ck_assert_* writes a pipe message per passing assertion; the loops
  * here make millions, so they use this, which only reports failures. */
-#define EXPECT_OP(a, op, b)                                                    \
-    do {                                                                       \
-        unsigned long long x_ = (unsigned long long)(a), y_ = (unsigned long long)(b); \
-        if (!(x_ op y_))                                                       \
-            ck_abort_msg("%s:%d: expected %s %s %s (%#llx vs %#llx)", __FILE__, __LINE__, #a, \
-                         #op, #b, x_, y_);                                     \
+#define EXPECT_OP(a, op, b)                                                                        \
+    do {                                                                                           \
+        unsigned long long x_ = (unsigned long long)(a), y_ = (unsigned long long)(b);             \
+        if (!(x_ op y_))                                                                           \
+            ck_abort_msg("%s:%d: expected %s %s %s (%#llx vs %#llx)", __FILE__, __LINE__, #a, #op, \
+                         #b, x_, y_);                                                              \
     } while (0)
 
 __extension__ typedef unsigned __int128 u128_t;
@@ -61,8 +61,8 @@ END_TEST
 START_TEST(test_key_range_huge_multipliers)
 {
     uint64_t s = pm_test_seed();
-    static const uint64_t ms[] = {UINT64_MAX, UINT64_MAX - 1, 1ull << 63, (1ull << 63) + 1,
-                                  (1ull << 32) + 1, 1ull << 32, 0xffffffffull, 3ull << 40};
+    static const uint64_t ms[] = {UINT64_MAX,       UINT64_MAX - 1, 1ull << 63,    (1ull << 63) + 1,
+                                  (1ull << 32) + 1, 1ull << 32,     0xffffffffull, 3ull << 40};
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
         check_range(ms[i], 0);
         check_range(ms[i], 1);
@@ -154,7 +154,7 @@ START_TEST(test_file_buckets_tile_key_space)
             EXPECT_OP(first, ==, next_first);
             EXPECT_OP(count, >=, 1);
             next_first = first + count;
-            pm_split_t split = f < l.train_shards ? PM_SPLIT_TRAIN
+            pm_split_t split = f < l.train_shards    ? PM_SPLIT_TRAIN
                                : f == l.train_shards ? PM_SPLIT_VAL
                                                      : PM_SPLIT_TEST;
             uint64_t lo, hi, prev_hi = 0;

@@ -13,17 +13,17 @@ __extension__ typedef unsigned __int128 u128_t;
 
 /* check's ck_assert_* writes a pipe message per passing assertion; loops of
  * millions use this instead, which only reports failures. */
-#define EXPECT(c)                                                              \
-    do {                                                                       \
-        if (!(c))                                                              \
-            ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #c);        \
+#define EXPECT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #c);                            \
     } while (0)
-#define EXPECT_OP(a, op, b)                                                    \
-    do {                                                                       \
-        unsigned long long x_ = (unsigned long long)(a), y_ = (unsigned long long)(b); \
-        if (!(x_ op y_))                                                       \
-            ck_abort_msg("%s:%d: expected %s %s %s (%#llx vs %#llx)", __FILE__, __LINE__, #a, \
-                         #op, #b, x_, y_);                                     \
+#define EXPECT_OP(a, op, b)                                                                        \
+    do {                                                                                           \
+        unsigned long long x_ = (unsigned long long)(a), y_ = (unsigned long long)(b);             \
+        if (!(x_ op y_))                                                                           \
+            ck_abort_msg("%s:%d: expected %s %s %s (%#llx vs %#llx)", __FILE__, __LINE__, #a, #op, \
+                         #b, x_, y_);                                                              \
     } while (0)
 
 static uint64_t ref_mulhi(uint64_t a, uint64_t b) { return (uint64_t)(((u128_t)a * b) >> 64); }
@@ -77,7 +77,10 @@ START_TEST(test_mulhi_random)
         /* Mix in narrow operands: the carries between the 32-bit halves. */
         switch (i & 3) {
         case 1: b >>= (b & 63); break;
-        case 2: a |= 0xffffffff00000000ull; b |= 0xffffffffull; break;
+        case 2:
+            a |= 0xffffffff00000000ull;
+            b |= 0xffffffffull;
+            break;
         case 3: b = (uint32_t)b; break;
         default: break;
         }
@@ -255,7 +258,7 @@ START_TEST(test_copies_integer_epochs_exact)
     for (size_t e = 0; e < sizeof ep / sizeof *ep; e++)
         for (int i = 0; i < 20000; i++)
             EXPECT_OP(pm_mix_copies(&mix, pm_test_rand(&s), pm_test_rand(&s), ep[e]), ==,
-                              (uint32_t)ep[e]);
+                      (uint32_t)ep[e]);
 }
 END_TEST
 
@@ -308,8 +311,7 @@ START_TEST(test_copies_nested_fractions)
     for (int i = 0; i < 20000; i++) {
         uint64_t fh = pm_test_rand(&s), off = pm_test_rand(&s);
         EXPECT_OP(pm_mix_copies(&mix, fh, off, 0.3), <=, pm_mix_copies(&mix, fh, off, 0.6));
-        EXPECT_OP(pm_mix_copies(&mix, fh, off, 0.6) + 2, ==,
-                          pm_mix_copies(&mix, fh, off, 2.6));
+        EXPECT_OP(pm_mix_copies(&mix, fh, off, 0.6) + 2, ==, pm_mix_copies(&mix, fh, off, 2.6));
     }
 }
 END_TEST
@@ -450,12 +452,12 @@ START_TEST(test_known_answer_recipe)
         EXPECT_OP(pm_mix_shard(key, 30), ==, (uint32_t)(((u128_t)key * 30) >> 64));
     }
     uint64_t sh = XXH3_64bits_withSeed(text, tl, tag_seed("pilemix/split", seed));
-    pm_split_t want = sh < mix.val_below ? PM_SPLIT_VAL
+    pm_split_t want = sh < mix.val_below    ? PM_SPLIT_VAL
                       : sh < mix.test_below ? PM_SPLIT_TEST
-                                           : PM_SPLIT_TRAIN;
+                                            : PM_SPLIT_TRAIN;
     EXPECT_OP(pm_mix_split(&mix, text, tl), ==, want);
     EXPECT_OP(pm_mix_holdout_key(&mix, text, tl), ==,
-                      XXH3_64bits_withSeed(text, tl, tag_seed("pilemix/holdout", seed)));
+              XXH3_64bits_withSeed(text, tl, tag_seed("pilemix/holdout", seed)));
 
     /* The split rule over many texts, against the recipe. */
     uint64_t s = pm_test_seed();
@@ -463,9 +465,9 @@ START_TEST(test_known_answer_recipe)
     for (int i = 0; i < 20000; i++) {
         size_t len = rand_text(&s, buf, sizeof buf);
         uint64_t h = XXH3_64bits_withSeed(buf, len, mix.seed_split);
-        pm_split_t w = h < 0x1999999999999a00ull              ? PM_SPLIT_VAL
+        pm_split_t w = h < 0x1999999999999a00ull             ? PM_SPLIT_VAL
                        : h < (uint64_t)ldexp(0.1 + 0.05, 64) ? PM_SPLIT_TEST
-                                                              : PM_SPLIT_TRAIN;
+                                                             : PM_SPLIT_TRAIN;
         EXPECT_OP(pm_mix_split(&mix, buf, len), ==, w);
     }
 }

@@ -35,10 +35,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(root));
 }
 
-static void teardown(void)
-{
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* Create root/rel with parents and `size` bytes of content. */
 static void mkfile(const char *rel, size_t size)
@@ -182,7 +179,8 @@ START_TEST(test_glob)
     pm_plan_t plan;
     pm_error_t err;
 
-    ck_assert_int_eq(build(&plan, "{\"name\":\"C\",\"paths\":[\"cc/x*.jsonl.zst\"],\"epochs\":1}", &err), 0);
+    ck_assert_int_eq(
+        build(&plan, "{\"name\":\"C\",\"paths\":[\"cc/x*.jsonl.zst\"],\"epochs\":1}", &err), 0);
     ck_assert_uint_eq(plan.n_files, 2);
     ck_assert_str_eq(plan.files[0].relpath, "x1.jsonl.zst");
     ck_assert_str_eq(plan.files[0].path, rootpath("cc/x1.jsonl.zst"));
@@ -198,7 +196,8 @@ START_TEST(test_glob)
     pm_plan_close(&plan);
 
     /* identity is relative to the non-glob prefix "g" */
-    ck_assert_int_eq(build(&plan, "{\"name\":\"G\",\"paths\":[\"g/*/part?.jsonl\"],\"epochs\":1}", &err), 0);
+    ck_assert_int_eq(
+        build(&plan, "{\"name\":\"G\",\"paths\":[\"g/*/part?.jsonl\"],\"epochs\":1}", &err), 0);
     ck_assert_uint_eq(plan.n_files, 2);
     ck_assert_str_eq(plan.files[0].relpath, "a/part1.jsonl");
     ck_assert_str_eq(plan.files[1].relpath, "b/part1.jsonl");
@@ -206,7 +205,8 @@ START_TEST(test_glob)
     pm_plan_close(&plan);
 
     /* [..] is a glob too; "//" does not leak into identities */
-    ck_assert_int_eq(build(&plan, "{\"name\":\"G\",\"paths\":[\"g//[a]//part1.jsonl\"],\"epochs\":1}", &err), 0);
+    ck_assert_int_eq(
+        build(&plan, "{\"name\":\"G\",\"paths\":[\"g//[a]//part1.jsonl\"],\"epochs\":1}", &err), 0);
     ck_assert_uint_eq(plan.n_files, 1);
     ck_assert_str_eq(plan.files[0].relpath, "a/part1.jsonl");
     pm_plan_close(&plan);
@@ -285,8 +285,9 @@ START_TEST(test_matches_nothing)
     mkfile("have/a.jsonl", 1);
     mkfile("txt/a.txt", 1);
     mkdirs("empty");
-    expect_error("{\"name\":\"Wikipedia (en)\",\"paths\":[\"have\",\"nope/*.jsonl.zst\"],\"epochs\":1}",
-                 "component \"Wikipedia (en)\": path \"%s/nope/*.jsonl.zst\" matches no file");
+    expect_error(
+        "{\"name\":\"Wikipedia (en)\",\"paths\":[\"have\",\"nope/*.jsonl.zst\"],\"epochs\":1}",
+        "component \"Wikipedia (en)\": path \"%s/nope/*.jsonl.zst\" matches no file");
     expect_error("{\"name\":\"N\",\"paths\":[\"missing.jsonl\"],\"epochs\":1}",
                  "component \"N\": path \"%s/missing.jsonl\" matches no file");
     expect_error("{\"name\":\"N\",\"paths\":[\"empty\"],\"epochs\":1}",
@@ -306,7 +307,9 @@ START_TEST(test_raw_path_in_message)
     pm_plan_t plan;
     pm_error_t err;
     ck_assert_int_eq(
-        build(&plan, "{\"name\":\"E\",\"paths\":[\"${PM_TEST_PLAN_DATA}/gone/*.jsonl\"],\"epochs\":1}", &err),
+        build(&plan,
+              "{\"name\":\"E\",\"paths\":[\"${PM_TEST_PLAN_DATA}/gone/*.jsonl\"],\"epochs\":1}",
+              &err),
         PM_ECONFIG);
     char want[8192];
     snprintf(want, sizeof want,
@@ -425,9 +428,10 @@ START_TEST(test_json_round_trip)
     ck_assert_int_eq(pm_plan_from_json(&back, "{\"version\":1,\"files\":[{\"path\":\"a\"}]}", &err),
                      PM_EDATA);
     ck_assert_ptr_null(back.files);
-    ck_assert_int_eq(pm_plan_from_json(&back, "{\"version\":1,\"files\":[{\"path\":\"a\",\"relpath\":"
-                                              "\"a\",\"component\":0,\"format\":\"gz\",\"size\":1,"
-                                              "\"mtime_ns\":0}]}",
+    ck_assert_int_eq(pm_plan_from_json(&back,
+                                       "{\"version\":1,\"files\":[{\"path\":\"a\",\"relpath\":"
+                                       "\"a\",\"component\":0,\"format\":\"gz\",\"size\":1,"
+                                       "\"mtime_ns\":0}]}",
                                        &err),
                      PM_EDATA);
     ck_assert_int_eq(pm_plan_from_json(&back, "{\"version\":1,", &err), PM_EDATA);
@@ -454,7 +458,8 @@ START_TEST(test_print_table)
     pm_plan_t plan;
     pm_error_t err;
     load(&cfg, "{\"name\":\"Pile-CC\",\"paths\":[\"p\"],\"epochs\":1},"
-               "{\"name\":\"Wikipedia (\xc3\xa9n) \xe2\x80\x94 long name\",\"paths\":[\"q\"],\"epochs\":1.5}");
+               "{\"name\":\"Wikipedia (\xc3\xa9n) \xe2\x80\x94 long "
+               "name\",\"paths\":[\"q\"],\"epochs\":1.5}");
     ck_assert_int_eq(pm_plan_build(&plan, &cfg, &err), 0);
     char *text = NULL;
     size_t len = 0;

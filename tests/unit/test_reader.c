@@ -102,8 +102,8 @@ static uint64_t rnd(void)
 /* Word-like random text: compressible, so zstd emits compressed blocks. */
 static void b_words(bytes_t *b, size_t n)
 {
-    static const char *words[] = {"the ", "pile ", "of ", "text ", "zstd ", "frame ", "shard ",
-                                  "line ", "json ", "corpus ", "\\n", "\\\"q\\\" "};
+    static const char *words[] = {"the ",   "pile ", "of ",   "text ",   "zstd ", "frame ",
+                                  "shard ", "line ", "json ", "corpus ", "\\n",   "\\\"q\\\" "};
     size_t start = b->n;
     while (b->n - start < n) {
         const char *w = words[rnd() % 12];
@@ -274,11 +274,12 @@ static void assert_lines(const got_t *g, const want_line_t *w, size_t nw, const 
     for (size_t i = 0; i < nw; i++) {
         const got_line_t *l = &g->lines[i];
         ck_assert_msg(l->len == w[i].len && l->full_len == w[i].len && !l->too_long,
-                      "%s: line %zu: len %zu/%" PRIu64 ", want %zu", what, i + 1, l->len, l->full_len,
-                      w[i].len);
-        ck_assert_msg(memcmp(l->data, w[i].data, w[i].len) == 0, "%s: line %zu differs", what, i + 1);
-        ck_assert_msg(l->offset == w[i].offset, "%s: line %zu at %" PRIu64 ", want %" PRIu64, what, i + 1,
-                      l->offset, w[i].offset);
+                      "%s: line %zu: len %zu/%" PRIu64 ", want %zu", what, i + 1, l->len,
+                      l->full_len, w[i].len);
+        ck_assert_msg(memcmp(l->data, w[i].data, w[i].len) == 0, "%s: line %zu differs", what,
+                      i + 1);
+        ck_assert_msg(l->offset == w[i].offset, "%s: line %zu at %" PRIu64 ", want %" PRIu64, what,
+                      i + 1, l->offset, w[i].offset);
         ck_assert_uint_eq(l->lineno, w[i].lineno);
     }
 }
@@ -355,7 +356,8 @@ START_TEST(test_missing_file)
     ck_assert_int_eq(rc, PM_EIO);
     ck_assert_ptr_null(r);
     ck_assert_int_eq(err.code, PM_EIO);
-    ck_assert_msg(strstr(err.msg, tpath("nope.jsonl")) && strstr(err.msg, "No such file"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, tpath("nope.jsonl")) && strstr(err.msg, "No such file"), "%s",
+                  err.msg);
     rc = pm_reader_open(&r, tpath("nope.jsonl.zst"), NULL, PM_FORMAT_JSONL_ZST, 100, &err);
     ck_assert_int_eq(rc, PM_EIO);
     pm_reader_close(NULL);
@@ -540,8 +542,9 @@ START_TEST(test_corrupt_zst)
             z.p[at + (size_t)k * 7] ^= (char)(1 + rnd() % 255);
         write_file(tpath("c.jsonl.zst"), z.p, z.n);
         got_t g = read_all(tpath("c.jsonl.zst"), PM_FORMAT_JSONL_ZST, 1u << 20);
-        printf("test_corrupt_zst: trial %d (checksum %d), flip at %zu of %zu: %s (byte %lld)\n", trial,
-               trial % 2, at, z.n, g.rc ? g.err.msg : "decoded without error", (long long)g.err.offset);
+        printf("test_corrupt_zst: trial %d (checksum %d), flip at %zu of %zu: %s (byte %lld)\n",
+               trial, trial % 2, at, z.n, g.rc ? g.err.msg : "decoded without error",
+               (long long)g.err.offset);
         if (g.rc == 0) {
             /* Without a checksum a flip can decode to other bytes; with one it
              * cannot. Either way it must never end early silently. */
@@ -565,7 +568,8 @@ START_TEST(test_corrupt_zst)
         size_t nw;
         want_line_t *w = split_lines(&c, &nw);
         for (size_t i = 0; i < g.n; i++)
-            ck_assert(g.lines[i].len == w[i].len && memcmp(g.lines[i].data, w[i].data, w[i].len) == 0);
+            ck_assert(g.lines[i].len == w[i].len &&
+                      memcmp(g.lines[i].data, w[i].data, w[i].len) == 0);
         ck_assert_uint_gt(g.n, 0);
         free(w);
         got_free(&g);
@@ -665,7 +669,4 @@ static Suite *reader_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return pm_test_run(reader_suite());
-}
+int main(void) { return pm_test_run(reader_suite()); }

@@ -37,7 +37,8 @@ static const rec_case_t cases[] = {
     {L("{\"text\": \"hello\"}"), PM_REC_OK, L("hello"), "", 0},
     {L("{\"text\":\"a\\nb\\t\\\"\\\\\\/\\b\\f\\r\"}"), PM_REC_OK, L("a\nb\t\"\\/\b\f\r"), "", 0},
     {L("  {\"text\": \"x\"}  \r"), PM_REC_OK, L("x"), "", 0},
-    {L("{\"text\":\"\\u00e9\\u4E2D\\ud83d\\ude00\"}"), PM_REC_OK, L("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"), "", 0},
+    {L("{\"text\":\"\\u00e9\\u4E2D\\ud83d\\ude00\"}"), PM_REC_OK,
+     L("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"), "", 0},
     {L("{\"text\":\"a\\u0000b\"}"), PM_REC_OK, L("a\0b"), "", 0},
     {L("{\"text\":[\"a\",\"b\"]}"), PM_REC_OK, L("a\n\nb"), "", 0},
     {L("{\"text\":[ \"a\" , \"\" , \"c\" ]}"), PM_REC_OK, L("a\n\n\n\nc"), "", 0},
@@ -55,13 +56,14 @@ static const rec_case_t cases[] = {
      "\"a\": \"\\u0001\\u2028\\u0085\\u007f\\n\"", 0},
     {L("{\"text\":\"t\",\"meta\":null}"), PM_REC_OK, L("t"), "", 0},
     {L("{\"text\":\"t\",\"meta\":{\"pile_set_name\":\"x\"}}"), PM_REC_OK, L("t"), "", 0},
-    {L("{\"text\":\"a\",\"meta\":{\"k\":\"v\",\"pile_set_name\":\"x\",\"j\":{\"pile_set_name\":1}}}"),
+    {L("{\"text\":\"a\",\"meta\":{\"k\":\"v\",\"pile_set_name\":\"x\",\"j\":{\"pile_set_name\":1}}"
+       "}"),
      PM_REC_OK, L("a"), "\"k\": \"v\", \"j\": {\"pile_set_name\": 1}", 0},
     {L("{\"text\":\"a\",\"meta\":{\"pile_set_nam\\u0065\":\"x\"}}"), PM_REC_OK, L("a"), "", 0},
     {L("{ \"text\" : \"a\" , \"meta\" : { \"k\" : [ 1 , 2 ] , \"m\" : { } } }"), PM_REC_OK, L("a"),
      "\"k\": [1, 2], \"m\": {}", 0},
-    {L("{\"text\":\"t\",\"other\":[1,2,{\"x\":\"y\"}],\"n\":-0.0e-0,\"b\":false}"), PM_REC_OK, L("t"),
-     "", 0},
+    {L("{\"text\":\"t\",\"other\":[1,2,{\"x\":\"y\"}],\"n\":-0.0e-0,\"b\":false}"), PM_REC_OK,
+     L("t"), "", 0},
     {L("{\"t\\u0065xt\":\"esc key\"}"), PM_REC_OK, L("esc key"), "", 0},
     {L("{\"text\":\"a\",\"meta\":{\"\\u00e9\":\"\\u00e9\"}}"), PM_REC_OK, L("a"),
      "\"\xc3\xa9\": \"\xc3\xa9\"", 0},
@@ -92,7 +94,7 @@ static const rec_case_t cases[] = {
     {L("{\"text\":\"a\",\"meta\":{\"x\":[1 2]}}"), PM_REC_BAD_JSON, NULL, 0, NULL, 0},
     {L("{\"text\":\"a\",\"meta\":{\"x\":{1:2}}}"), PM_REC_BAD_JSON, NULL, 0, NULL, 0},
     {L("\xef\xbb\xbf{\"text\":\"a\"}"), PM_REC_BAD_JSON, NULL, 0, NULL, 1},
-    {L("{\"text\":5,\"x\":}"), PM_REC_BAD_JSON, NULL, 0, NULL, 0},  /* syntax beats semantics */
+    {L("{\"text\":5,\"x\":}"), PM_REC_BAD_JSON, NULL, 0, NULL, 0},   /* syntax beats semantics */
     {L("{\"text\":\"a\"}\xff"), PM_REC_BAD_JSON, NULL, 0, NULL, 13}, /* outside strings */
     /* UTF-8 */
     {L("{\"text\":\"\xff\"}"), PM_REC_BAD_UTF8, NULL, 0, NULL, 10},
@@ -165,7 +167,8 @@ START_TEST(test_table)
         ck_assert(rec.text.data[rec.text.len] == '\0');
     }
     if (c->meta) {
-        ck_assert_msg(rec.meta.len == strlen(c->meta) && memcmp(rec.meta.data, c->meta, rec.meta.len) == 0,
+        ck_assert_msg(rec.meta.len == strlen(c->meta) &&
+                          memcmp(rec.meta.data, c->meta, rec.meta.len) == 0,
                       "case %d: meta [%s], want [%s]", _i, rec.meta.data, c->meta);
     }
     pm_record_free(&rec);
@@ -194,9 +197,9 @@ END_TEST
 
 START_TEST(test_status_names)
 {
-    const char *names[] = {"ok", "invalid_json", "not_object", "invalid_utf8", "lone_surrogate",
-                           "missing_text", "text_not_string", "meta_not_object", "duplicate_key",
-                           "record_too_long"};
+    const char *names[] = {
+        "ok",           "invalid_json",    "not_object",      "invalid_utf8",  "lone_surrogate",
+        "missing_text", "text_not_string", "meta_not_object", "duplicate_key", "record_too_long"};
     ck_assert_int_eq(PM_REC_STATUS_COUNT, 10);
     for (int i = 0; i < PM_REC_STATUS_COUNT; i++)
         ck_assert_str_eq(pm_record_status_name(i), names[i]);
@@ -347,8 +350,9 @@ START_TEST(test_data_files)
             elen--;
         exp[elen] = '\0';
         int st = pm_record_parse(&rec, line, len);
-        ck_assert_msg(strcmp(pm_record_status_name(st), exp) == 0, "%s: got %s (%s at col %zu), want %s",
-                      e->d_name, pm_record_status_name(st), rec.error_msg, rec.error_column, exp);
+        ck_assert_msg(strcmp(pm_record_status_name(st), exp) == 0,
+                      "%s: got %s (%s at col %zu), want %s", e->d_name, pm_record_status_name(st),
+                      rec.error_msg, rec.error_column, exp);
         free(line);
         free(exp);
         n++;
@@ -431,14 +435,17 @@ static void sb_utf8(sbuf_t *b, uint32_t cp)
 static uint32_t rand_cp(void)
 {
     switch (rn(12)) {
-    case 0: return rn(0x20);                  /* C0 controls */
-    case 1: return 0x7f + rn(0x21);           /* DEL and C1 */
+    case 0: return rn(0x20);        /* C0 controls */
+    case 1: return 0x7f + rn(0x21); /* DEL and C1 */
     case 2: return 0x2028 + rn(2);
-    case 3: return 0x80 + rn(0x780);          /* 2-byte */
-    case 4: { uint32_t c = 0x800 + rn(0xf800); return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c; }
-    case 5: return 0x10000 + rn(0x100000);    /* 4-byte */
+    case 3: return 0x80 + rn(0x780); /* 2-byte */
+    case 4: {
+        uint32_t c = 0x800 + rn(0xf800);
+        return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
+    }
+    case 5: return 0x10000 + rn(0x100000); /* 4-byte */
     case 6: return rn(2) ? 0x10ffff : 0xffff;
-    default: return 0x20 + rn(0x5f);          /* printable ASCII */
+    default: return 0x20 + rn(0x5f); /* printable ASCII */
     }
 }
 
@@ -481,12 +488,15 @@ static void gen_string(sbuf_t *b)
                     uint32_t v = cp - 0x10000;
                     uint32_t hi = 0xd800 + (v >> 10), lo = 0xdc00 + (v & 0x3ff);
                     const char *h = rn(2) ? hex_lo : hex_up;
-                    char e[13] = {'\\', 'u', h[hi >> 12], h[(hi >> 8) & 15], h[(hi >> 4) & 15], h[hi & 15],
-                                  '\\', 'u', h[lo >> 12], h[(lo >> 8) & 15], h[(lo >> 4) & 15], h[lo & 15], 0};
+                    char e[13] = {
+                        '\\', 'u', h[hi >> 12], h[(hi >> 8) & 15], h[(hi >> 4) & 15], h[hi & 15],
+                        '\\', 'u', h[lo >> 12], h[(lo >> 8) & 15], h[(lo >> 4) & 15], h[lo & 15],
+                        0};
                     sb_str(b, e);
                 } else {
                     const char *h = rn(2) ? hex_lo : hex_up;
-                    char e[7] = {'\\', 'u', h[cp >> 12], h[(cp >> 8) & 15], h[(cp >> 4) & 15], h[cp & 15], 0};
+                    char e[7] = {'\\',       'u', h[cp >> 12], h[(cp >> 8) & 15], h[(cp >> 4) & 15],
+                                 h[cp & 15], 0};
                     sb_str(b, e);
                 }
             } else {
@@ -527,8 +537,10 @@ static void gen_number(sbuf_t *b)
 
 static void gen_key(sbuf_t *b)
 {
-    static const char *keys[] = {"\"a\"", "\"url\"", "\"pile_set_name\"", "\"id\"", "\"\"",
-                                 "\"\xc3\xa9t\xc3\xa9\"", "\"t\\u0065xt\"", "\"meta\"", "\"text\"", "\"k\\n\""};
+    static const char *keys[] = {"\"a\"",          "\"url\"",  "\"pile_set_name\"",
+                                 "\"id\"",         "\"\"",     "\"\xc3\xa9t\xc3\xa9\"",
+                                 "\"t\\u0065xt\"", "\"meta\"", "\"text\"",
+                                 "\"k\\n\""};
     if (rn(3)) {
         sb_str(b, keys[rn(10)]);
     } else {
@@ -542,11 +554,14 @@ static void gen_value(sbuf_t *b, int depth)
 {
     unsigned k = rn(depth > 4 ? 6 : 9);
     switch (k) {
-    case 0: case 1: gen_string(b); break;
-    case 2: case 3: gen_number(b); break;
+    case 0:
+    case 1: gen_string(b); break;
+    case 2:
+    case 3: gen_number(b); break;
     case 4: sb_str(b, "true"); break;
     case 5: sb_str(b, rn(2) ? "false" : "null"); break;
-    case 6: case 7: {
+    case 6:
+    case 7: {
         unsigned n = rn(5);
         sb_put(b, "[", 1);
         for (unsigned i = 0; i < n; i++) {
@@ -754,8 +769,7 @@ static int expected_status(json_t *root)
     const char *key;
     json_t *v;
     int have_text = 0;
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach(root, key, v) {
         if (strcmp(key, "text") == 0) {
             have_text = 1;
             if (json_is_null(v))
@@ -834,8 +848,8 @@ static void oracle_one(pm_record_t *rec, const char *line, size_t len, oracle_st
             stats->diverge_limits++;
             return;
         }
-        ck_assert_msg(is_syntax_class(st), "jansson rejects (%s, col %d) but we say %s: %.*s", je.text,
-                      je.column, pm_record_status_name(st), (int)len, line);
+        ck_assert_msg(is_syntax_class(st), "jansson rejects (%s, col %d) but we say %s: %.*s",
+                      je.text, je.column, pm_record_status_name(st), (int)len, line);
         stats->invalid++;
         return;
     }
@@ -856,13 +870,16 @@ static void oracle_one(pm_record_t *rec, const char *line, size_t len, oracle_st
     ck_assert_msg(!is_syntax_class(st), "jansson accepts but we say %s (%s at col %zu): %.*s",
                   pm_record_status_name(st), rec->error_msg, rec->error_column, (int)len, line);
     stats->valid++;
-    json_t *strict = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    json_t *strict =
+        json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
     if (st == PM_REC_DUPLICATE_KEY) {
-        ck_assert_msg(strict == NULL, "we report a duplicate key jansson does not see: %.*s", (int)len, line);
+        ck_assert_msg(strict == NULL, "we report a duplicate key jansson does not see: %.*s",
+                      (int)len, line);
     } else if (strict) {
         int want = expected_status(root);
-        ck_assert_msg(st == want, "we say %s (%s), jansson's DOM says %s: %.*s", pm_record_status_name(st),
-                      rec->error_msg, pm_record_status_name(want), (int)len, line);
+        ck_assert_msg(st == want, "we say %s (%s), jansson's DOM says %s: %.*s",
+                      pm_record_status_name(st), rec->error_msg, pm_record_status_name(want),
+                      (int)len, line);
     }
     if (st == PM_REC_OK)
         check_ok_record(rec, root, line, len);
@@ -886,18 +903,21 @@ START_TEST(test_oracle_jansson)
             mutate(&b);
         oracle_one(&rec, b.p, b.n, &stats);
     }
-    printf("test_oracle_jansson: %ld lines, %ld valid, %ld invalid, %ld depth and %ld range divergences;"
+    printf("test_oracle_jansson: %ld lines, %ld valid, %ld invalid, %ld depth and %ld range "
+           "divergences;"
            " ok %ld, invalid_json %ld, invalid_utf8 %ld, lone_surrogate %ld, not_object %ld,"
            " missing_text %ld, text_not_string %ld, meta_not_object %ld, duplicate_key %ld\n",
            stats.total, stats.valid, stats.invalid, stats.diverge_depth, stats.diverge_limits,
-           stats.by_status[PM_REC_OK], stats.by_status[PM_REC_BAD_JSON], stats.by_status[PM_REC_BAD_UTF8],
-           stats.by_status[PM_REC_LONE_SURROGATE], stats.by_status[PM_REC_NOT_OBJECT],
-           stats.by_status[PM_REC_NO_TEXT], stats.by_status[PM_REC_TEXT_TYPE],
-           stats.by_status[PM_REC_META_TYPE], stats.by_status[PM_REC_DUPLICATE_KEY]);
+           stats.by_status[PM_REC_OK], stats.by_status[PM_REC_BAD_JSON],
+           stats.by_status[PM_REC_BAD_UTF8], stats.by_status[PM_REC_LONE_SURROGATE],
+           stats.by_status[PM_REC_NOT_OBJECT], stats.by_status[PM_REC_NO_TEXT],
+           stats.by_status[PM_REC_TEXT_TYPE], stats.by_status[PM_REC_META_TYPE],
+           stats.by_status[PM_REC_DUPLICATE_KEY]);
     /* The generator must exercise both sides and every reason. */
     ck_assert_int_gt(stats.by_status[PM_REC_OK], 3000);
     for (int s = PM_REC_BAD_JSON; s < PM_REC_TOO_LONG; s++)
-        ck_assert_msg(stats.by_status[s] > 0, "generator never produced %s", pm_record_status_name(s));
+        ck_assert_msg(stats.by_status[s] > 0, "generator never produced %s",
+                      pm_record_status_name(s));
     free(b.p);
     pm_record_free(&rec);
 }
@@ -911,8 +931,8 @@ static void esc_is(const char *in, size_t n, const char *want)
     pm_buf_t b;
     pm_buf_init(&b);
     ck_assert_int_eq(pm_json_escape(&b, in, n), 0);
-    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "escape gave [%s], want [%s]",
-                  b.data, want);
+    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0,
+                  "escape gave [%s], want [%s]", b.data, want);
     pm_buf_free(&b);
 }
 
@@ -921,8 +941,8 @@ static void lossy_is(const char *in, size_t n, const char *want)
     pm_buf_t b;
     pm_buf_init(&b);
     ck_assert_int_eq(pm_json_escape_lossy(&b, in, n), 0);
-    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "lossy gave [%s], want [%s]",
-                  b.data, want);
+    ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0,
+                  "lossy gave [%s], want [%s]", b.data, want);
     pm_buf_free(&b);
 }
 
@@ -935,7 +955,8 @@ START_TEST(test_escape_fixed)
     esc_is(L("\x01\x1f\x7f"), "\"\\u0001\\u001f\\u007f\"");
     esc_is(L("a\0b"), "\"a\\u0000b\"");
     esc_is(L("\xc2\x80\xc2\x85\xc2\x9f\xc2\xa0"), "\"\\u0080\\u0085\\u009f\xc2\xa0\"");
-    esc_is(L("\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xa7\xe2\x82\xac"), "\"\\u2028\\u2029\xe2\x80\xa7\xe2\x82\xac\"");
+    esc_is(L("\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xa7\xe2\x82\xac"),
+           "\"\\u2028\\u2029\xe2\x80\xa7\xe2\x82\xac\"");
     esc_is(L("\xf0\x9f\x98\x80\xc3\xa9"), "\"\xf0\x9f\x98\x80\xc3\xa9\"");
     /* appends */
     pm_buf_t b;
@@ -950,7 +971,10 @@ END_TEST
 START_TEST(test_escape_lossy_fixed)
 {
     lossy_is(L("ok\n\xc2\x85"), "\"ok\\n\\u0085\"");
-    lossy_is(L("a\xff" "b"), "\"a\xef\xbf\xbd" "b\"");
+    lossy_is(L("a\xff"
+               "b"),
+             "\"a\xef\xbf\xbd"
+             "b\"");
     lossy_is(L("\xe2\x82"), "\"\xef\xbf\xbd\"");
     lossy_is(L("\xf0\x9f\x98x"), "\"\xef\xbf\xbdx\"");
     lossy_is(L("\xed\xa0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
@@ -968,7 +992,8 @@ static void assert_clean_json_string(const pm_buf_t *b)
         if (s[i] == 0xc2 && i + 1 < b->len)
             ck_assert_msg(s[i + 1] < 0x80 || s[i + 1] > 0x9f, "raw C1 control at %zu", i);
         if (s[i] == 0xe2 && i + 2 < b->len)
-            ck_assert_msg(!(s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)), "raw U+2028/9 at %zu", i);
+            ck_assert_msg(!(s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)),
+                          "raw U+2028/9 at %zu", i);
     }
 }
 
@@ -995,7 +1020,8 @@ START_TEST(test_escape_roundtrip)
         assert_clean_json_string(&out);
         json_error_t je;
         json_t *j = json_loadb(out.data, out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-        ck_assert_msg(j && json_is_string(j), "jansson rejects escaped string (%s): %s", je.text, out.data);
+        ck_assert_msg(j && json_is_string(j), "jansson rejects escaped string (%s): %s", je.text,
+                      out.data);
         ck_assert(json_string_length(j) == s.n && memcmp(json_string_value(j), s.p, s.n) == 0);
         json_decref(j);
         /* and through our own parser */
@@ -1044,9 +1070,14 @@ static void escape_reference(pm_buf_t *out, const unsigned char *s, size_t n)
     pm_buf_append_char(out, '"');
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        const char *two = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-                        : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\b' ? "\\b"
-                        : c == '\f' ? "\\f" : NULL;
+        const char *two = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\t' ? "\\t"
+                          : c == '\r' ? "\\r"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                                      : NULL;
         unsigned cp = 0;
         size_t used = 1;
         if (two) {
@@ -1058,7 +1089,8 @@ static void escape_reference(pm_buf_t *out, const unsigned char *s, size_t n)
             cp = c;
         else if (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
             cp = s[i + 1], used = 2;
-        else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+        else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 &&
+                 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
             cp = 0x2000u + s[i + 2] - 0x80u, used = 3;
         else {
             /* a byte copied as it is, with the plain ones after it */
@@ -1088,7 +1120,8 @@ static void escape_matches_reference(const unsigned char *s, size_t n)
         while (k < got.len && k < want.len && got.data[k] == want.data[k])
             k++;
         ck_abort_msg("escape of %zu bytes differs from the reference at output byte %zu "
-                     "(lengths %zu, %zu)", n, k, got.len, want.len);
+                     "(lengths %zu, %zu)",
+                     n, k, got.len, want.len);
     }
     ck_assert_uint_eq(got.data[got.len], '\0');
     pm_buf_free(&got);
@@ -1098,10 +1131,35 @@ static void escape_matches_reference(const unsigned char *s, size_t n)
 START_TEST(test_escape_matches_reference)
 {
     static const char *const pieces[] = {
-        "a", "b", "xyz", " ", "\"", "\\", "\n", "\t", "\r", "\b", "\f", "\x01", "\x1f", "\x7f",
-        "\xc2\x80", "\xc2\x9f", "\xc2\xa0", "\xc3\xa9", "\xe2\x80\xa8", "\xe2\x80\xa9",
-        "\xe2\x80\xa7", "\xe2\x82\xac", "\xe2\x80", "\xc2", "\xe2", "\xf0\x9f\x98\x80", "\xff",
-        "\x80", "/",
+        "a",
+        "b",
+        "xyz",
+        " ",
+        "\"",
+        "\\",
+        "\n",
+        "\t",
+        "\r",
+        "\b",
+        "\f",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "\xc2\x80",
+        "\xc2\x9f",
+        "\xc2\xa0",
+        "\xc3\xa9",
+        "\xe2\x80\xa8",
+        "\xe2\x80\xa9",
+        "\xe2\x80\xa7",
+        "\xe2\x82\xac",
+        "\xe2\x80",
+        "\xc2",
+        "\xe2",
+        "\xf0\x9f\x98\x80",
+        "\xff",
+        "\x80",
+        "/",
     };
     const size_t n_pieces = sizeof pieces / sizeof *pieces;
     uint64_t seed = test_seed();
@@ -1171,7 +1229,4 @@ static Suite *record_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return pm_test_run(record_suite());
-}
+int main(void) { return pm_test_run(record_suite()); }

@@ -184,7 +184,7 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
         for (size_t k = 0; k < len; k++)
             w[i].text[k] = (char)(1 + pm_test_rand(&s) % 127); /* ASCII incl. controls */
         if (i % 50 == 7)
-            w[i].text[0] = '\0'; /* NUL survives */
+            w[i].text[0] = '\0';     /* NUL survives */
         if (i % 10 == 3 && i > 10) { /* duplicates */
             len = w[i - 10].text_len;
             w[i].text = realloc(w[i].text, len + 1);
@@ -196,8 +196,8 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
         if (i % 3 == 0) {
             w[i].meta = json_object();
         } else {
-            json_t *m = json_pack("{s:s, s:I, s:[i, b], s:n}", "source", "x\ty", "n",
-                                  (json_int_t)i, "list", 1, 1, "z");
+            json_t *m = json_pack("{s:s, s:I, s:[i, b], s:n}", "source", "x\ty", "n", (json_int_t)i,
+                                  "list", 1, 1, "z");
             w[i].meta = json_deep_copy(m);
             json_object_set_new(m, "pile_set_name", json_string("dropped"));
             json_object_set_new(o, "meta", m);
@@ -222,8 +222,8 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
     for (size_t i = 0; i < n; i++) {
         w[i].split = pm_mix_split(&v.mix, w[i].text, w[i].text_len);
         want_split[w[i].split]++;
-        w[i].copies = w[i].split == PM_SPLIT_TRAIN ? pm_mix_copies(&v.mix, v.fh, w[i].offset, epochs)
-                                                   : 1;
+        w[i].copies =
+            w[i].split == PM_SPLIT_TRAIN ? pm_mix_copies(&v.mix, v.fh, w[i].offset, epochs) : 1;
         if (w[i].split == PM_SPLIT_TRAIN) {
             want_copies += w[i].copies;
             zero += w[i].copies == 0;
@@ -372,15 +372,15 @@ static json_t *load_rejects(sfx_t *x, uint32_t task)
 START_TEST(test_bom_blank_empty)
 {
     char *dir = pm_test_tmpdir();
-    const char data[] = "\xEF\xBB\xBF{\"text\": \"first\"}\n" /* 0: BOM skipped, offset 0 */
-                        "\n"                                  /* blank */
-                        "   \t\r\n"                           /* blank (CRLF) */
-                        "{\"text\": \"\"}\n"                  /* empty text */
-                        "{\"text\": []}\n"                    /* empty list: empty text */
-                        "{\"text\": [\"\", \"\"]}\n"          /* "\n\n": a document */
-                        "{\"text\": \"crlf\"}\r\n"            /* trailing CR is whitespace */
+    const char data[] = "\xEF\xBB\xBF{\"text\": \"first\"}\n"        /* 0: BOM skipped, offset 0 */
+                        "\n"                                         /* blank */
+                        "   \t\r\n"                                  /* blank (CRLF) */
+                        "{\"text\": \"\"}\n"                         /* empty text */
+                        "{\"text\": []}\n"                           /* empty list: empty text */
+                        "{\"text\": [\"\", \"\"]}\n"                 /* "\n\n": a document */
+                        "{\"text\": \"crlf\"}\r\n"                   /* trailing CR is whitespace */
                         "\xEF\xBB\xBF{\"text\": \"mid-file BOM\"}\n" /* not at start: bad */
-                        "{\"text\": [\"a\", \"b\"]}";         /* last line, no newline */
+                        "{\"text\": [\"a\", \"b\"]}";                /* last line, no newline */
     write_file(dir, "in/b.jsonl", data, sizeof data - 1);
     sfx_t x;
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\"", 1u << 30);

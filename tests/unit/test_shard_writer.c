@@ -16,8 +16,8 @@ typedef struct rec {
     const char *meta; /* member text, as pm_record_t keeps it */
 } rec_t;
 
-static const char *const comps[] = {"Pile-CC", "Wikipedia (en)", "Ubuntu IRC",
-                                    "Say \"hi\" \\ né 😀", "Gutenberg (PG-19)"};
+static const char *const comps[] = {"Pile-CC", "Wikipedia (en)", "Ubuntu IRC", "Say \"hi\" \\ né 😀",
+                                    "Gutenberg (PG-19)"};
 static const char *const metas[] = {
     "",
     "\"url\": \"https://example.org/a?b=c\"",
@@ -32,10 +32,10 @@ static uint32_t rand_cp(uint64_t *s)
 {
     uint64_t r = pm_test_rand(s);
     switch (r % 12) {
-    case 0: return (uint32_t)((r >> 8) % 0x20);            /* C0 controls incl. NUL */
-    case 1: return 0x7F;                                   /* DEL */
-    case 2: return 0x80 + (uint32_t)((r >> 8) % 0x20);     /* C1 controls */
-    case 3: return (r >> 8) & 1 ? 0x2028 : 0x2029;         /* JS line separators */
+    case 0: return (uint32_t)((r >> 8) % 0x20);        /* C0 controls incl. NUL */
+    case 1: return 0x7F;                               /* DEL */
+    case 2: return 0x80 + (uint32_t)((r >> 8) % 0x20); /* C1 controls */
+    case 3: return (r >> 8) & 1 ? 0x2028 : 0x2029;     /* JS line separators */
     case 4: return (r >> 8) & 1 ? '"' : '\\';
     case 5: return 0xA0 + (uint32_t)((r >> 8) % (0x800 - 0xA0));
     case 6: {
@@ -294,8 +294,8 @@ START_TEST(test_workers_do_not_change_bytes)
     /* > 8 MiB of raw lines, so zstd's multi-threaded mode cuts several jobs. */
     size_t n = 5000;
     rec_t *r = calloc(n, sizeof *r);
-    static const char *const words[] = {"the ", "pile ", "of ", "text\n", "données ", "😀 ",
-                                        "\t", "zstd ", "frame ", "\"q\" "};
+    static const char *const words[] = {"the ", "pile ", "of ",   "text\n", "données ",
+                                        "😀 ",   "\t",    "zstd ", "frame ", "\"q\" "};
     for (size_t i = 0; i < n; i++) {
         r[i].comp = comps[i % 5];
         r[i].meta = metas[i % 6];

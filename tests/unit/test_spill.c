@@ -64,10 +64,10 @@ static void round_trip_in(size_t n, uint32_t buckets, size_t arena, size_t max_t
         for (size_t k = 0; k < ml; k++)
             w[i].meta[k] = (char)('a' + k % 26);
         w[i].rec = (pm_spill_rec_t){pm_test_rand(&s), pm_test_rand(&s), (uint32_t)i, 0,
-                                    (uint32_t)tl, (uint32_t)ml};
+                                    (uint32_t)tl,     (uint32_t)ml};
         w[i].bucket = (uint32_t)(pm_test_rand(&s) % buckets);
-        ck_assert_int_eq(pm_spill_writer_add(sw, w[i].bucket, &w[i].rec, w[i].text, w[i].meta, &err),
-                         0);
+        ck_assert_int_eq(
+            pm_spill_writer_add(sw, w[i].bucket, &w[i].rec, w[i].text, w[i].meta, &err), 0);
     }
     ck_assert(!pm_path_exists(path)); /* not under its final name before commit */
     uint64_t stats[3] = {1, 2, 3};

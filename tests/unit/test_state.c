@@ -33,7 +33,8 @@ static void load(sfx_t *x, uint64_t seed)
     char json[1024];
     snprintf(json, sizeof json,
              "{\"name\": \"st\", \"seed\": %llu, \"components\": [{\"name\": \"A\", \"paths\": "
-             "[\"in/a.jsonl\"], \"epochs\": 1}, {\"name\": \"B\", \"paths\": [\"in/b.jsonl\"], \"epochs\": 2}],"
+             "[\"in/a.jsonl\"], \"epochs\": 1}, {\"name\": \"B\", \"paths\": [\"in/b.jsonl\"], "
+             "\"epochs\": 2}],"
              " \"output\": {\"dir\": \"out\", \"train_shards\": 2, \"val_fraction\": 0.1,"
              " \"test_fraction\": 0.1}, \"run\": {\"work_dir\": \"work\"}}",
              (unsigned long long)seed);
@@ -371,8 +372,9 @@ START_TEST(test_complete_and_task_done)
     /* A real spill is; one whose data lost a byte (a crash before the page
      * cache reached the disk) is not. */
     pm_spill_writer_t *sw;
-    ck_assert_int_eq(pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout),
-                                          1u << 20, NULL, &err), 0);
+    ck_assert_int_eq(
+        pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout), 1u << 20, NULL, &err),
+        0);
     pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 0, &rec, "hello world", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "stats", 5, &err), 0);
@@ -494,12 +496,12 @@ START_TEST(test_file_result_round_trip)
         pm_buf_init(&data);
         ck_assert_int_eq(pm_read_file(rpath, &data, NULL), 0);
         switch (damage) {
-        case 0: data.data[20] ^= 1; break;                   /* a flipped bit */
-        case 1: data.len -= 1; break;                        /* truncated */
-        case 2: data.data[data.len - 1] ^= 0x80; break;      /* checksum */
-        case 3: write_path(opath, "size differs"); break;    /* output changed */
-        case 4: ck_assert_int_eq(unlink(opath), 0); break;   /* output gone */
-        case 5: ck_assert_int_eq(unlink(rpath), 0); break;   /* no record */
+        case 0: data.data[20] ^= 1; break;                 /* a flipped bit */
+        case 1: data.len -= 1; break;                      /* truncated */
+        case 2: data.data[data.len - 1] ^= 0x80; break;    /* checksum */
+        case 3: write_path(opath, "size differs"); break;  /* output changed */
+        case 4: ck_assert_int_eq(unlink(opath), 0); break; /* output gone */
+        case 5: ck_assert_int_eq(unlink(rpath), 0); break; /* no record */
         }
         if (damage < 3)
             ck_assert_int_eq(pm_write_file_atomic(rpath, data.data, data.len, NULL), 0);
