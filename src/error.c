@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void pm_error_clear(pm_error_t *err)
@@ -30,6 +31,67 @@ int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line, con
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int pm_error_nomem(pm_error_t *err)
+{
+    return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+}
+
+void pm_error_set_position(pm_error_t *err, long long line, long long column)
+{
+    if (!err)
+        return;
+    err->line = line > 0 ? (uint64_t)line : 0;
+    err->column = column > 0 ? (uint64_t)column : 0;
+}
+
+static const char *code_name(int code)
+{
+    switch (code) {
+    case PM_OK: return "PM_OK";
+    case PM_EIO: return "PM_EIO";
+    case PM_EDATA: return "PM_EDATA";
+    case PM_ECONFIG: return "PM_ECONFIG";
+    case PM_ENOMEM: return "PM_ENOMEM";
+    case PM_EUSAGE: return "PM_EUSAGE";
+    case PM_EINTERNAL: return "PM_EINTERNAL";
+    case PM_ESTATE: return "PM_ESTATE";
+    default: return "an unknown code";
+    }
+}
+
+bool pm_error_fill_missing(pm_error_t *err, int code)
+{
+    if (!err)
+        return false;
+    bool filled = err->code == code && err->code != 0 && err->msg[0];
+    if (filled)
+        return true;
+    if (err->msg[0]) {
+        /* A message from an earlier call, or under another code: keep it (it
+         * is all there is), but say the code did not match. */
+        char kept[PM_ERROR_MSG_MAX];
+        snprintf(kept, sizeof kept, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "%.900s [internal error: returned %s, error says %s]",
+                 kept, code_name(code), code_name(err->code));
+    } else {
+        snprintf(err->msg, sizeof err->msg,
+                 "internal error: %s (%s) returned without a message (a pilemix bug)",
+                 code_name(code), pm_strerror(code));
+    }
+    err->code = code;
+    return false;
+}
+
+void pm_error_abort_unfilled(const pm_error_t *err, const char *file, int line)
+{
+    char text[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(err, text, sizeof text);
+    fprintf(stderr, "pilemix: %s:%d: unfilled error (debug builds abort here): %s\n", file, line,
+            text);
+    fflush(stderr);
+    abort();
 }
 
 void pm_error_format(const pm_error_t *err, char *out, size_t out_size)

@@ -5,10 +5,27 @@
  * line, column and byte offset the problem is about (each optional) and a
  * one-line message. Library code never exits and never prints errors; the
  * CLI (main.c) formats the record and maps the code to an exit status:
- * PM_ECONFIG/PM_EUSAGE -> 2, everything else -> 1. */
+ * PM_ECONFIG/PM_EUSAGE/PM_ESTATE -> 2, everything else -> 1.
+ *
+ * The rule: a function that takes a pm_error_t and returns a negative code
+ * has filled it (code and message) first. Functions without one (pm_buf_*,
+ * pm_job_*_path, pm_totals_init, pm_record_parse) can only fail with
+ * PM_ENOMEM, and their caller turns that into a filled error
+ * (pm_error_nomem). Where an error is finally reported (main.c, src/mpi),
+ * PM_ERROR_CHECK holds the callee to the rule.
+ *
+ * Forwarding, one style everywhere:
+ *   - straight-line code with nothing to release: PM_TRY(call(..., err));
+ *   - code that holds resources: `int rc = 0; ... if ((rc = call(..., err))
+ *     < 0) goto done; ... done: release; return rc;` with one cleanup label;
+ *   - a jansson builder (json_pack, json_array_append_new, json_dumps, ...)
+ *     is checked like any call: NULL or -1 becomes PM_ENOMEM (or, when the
+ *     cause is a bad value such as a string that is not UTF-8,
+ *     PM_EINTERNAL with what it was), never a silently missing entry. */
 #ifndef PILEMIX_ERROR_H
 #define PILEMIX_ERROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,12 +64,43 @@ int pm_error_set(pm_error_t *err, int code, const char *file, uint64_t line, con
 #endif
     ;
 
+/* pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory"). */
+int pm_error_nomem(pm_error_t *err);
+
+/* Set err's line and column from a parser's signed position (jansson's
+ * json_error_t says -1 for "unknown", e.g. when the file could not be
+ * opened): values < 1 leave them unknown (0). Accepts NULL. */
+void pm_error_set_position(pm_error_t *err, long long line, long long column);
+
 /* Format as one line: "file:line:column: message" with absent parts left out,
  * and " (byte N)" appended when the offset is known. */
 void pm_error_format(const pm_error_t *err, char *out, size_t out_size);
 
 /* Short name of a code: "I/O error", "config error", ... */
 const char *pm_strerror(int code);
+
+/* Where an error is reported: did the call that returned code (< 0) fill
+ * err? Returns true when err->code == code and a message is set. Otherwise
+ * (a pilemix bug) fills err with "internal error: PM_EIO (I/O error)
+ * returned without a message" (keeping a message that is there) and returns
+ * false. */
+bool pm_error_fill_missing(pm_error_t *err, int code);
+
+/* Debug builds: print err (as pm_error_fill_missing left it) with the
+ * reporting site and abort, like a failed assert. */
+_Noreturn void pm_error_abort_unfilled(const pm_error_t *err, const char *file, int line);
+
+/* PM_ERROR_CHECK(err, code): before printing err for a failed code. Debug
+ * builds abort when the callee did not fill err (so the test suite finds
+ * every hole); release builds (NDEBUG) print the fallback message of
+ * pm_error_fill_missing instead of a bare "success". */
+#ifdef NDEBUG
+#define PM_ERROR_CHECK(err, code) ((void)pm_error_fill_missing((err), (code)))
+#else
+#define PM_ERROR_CHECK(err, code)                                                                  \
+    (pm_error_fill_missing((err), (code)) ? (void)0                                                \
+                                          : pm_error_abort_unfilled((err), __FILE__, __LINE__))
+#endif
 
 /* Forward a failing call's code. */
 #define PM_TRY(expr)                                                                               \
