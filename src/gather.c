@@ -191,7 +191,7 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     uint64_t mult;
     pm_layout_file_buckets(&job->layout, file, &first, &count, &mult, &base);
     pass_ctx_t c = {.job = job,
-                    .holdout = file >= job->layout.train_shards,
+                    .holdout = pm_layout_file_split(&job->layout, file) != PM_SPLIT_TRAIN,
                     .poll = poll,
                     .poll_ctx = poll_ctx,
                     .err = err};

@@ -59,13 +59,11 @@ int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
 
 int pm_job_output_name(const pm_job_t *job, uint32_t file, pm_buf_t *out)
 {
-    uint32_t shards = job->layout.train_shards;
+    pm_split_t split = pm_layout_file_split(&job->layout, file);
     pm_buf_reset(out);
-    if (file == shards)
-        return pm_buf_append_str(out, "val.jsonl.zst");
-    if (file == shards + 1)
-        return pm_buf_append_str(out, "test.jsonl.zst");
-    int width = snprintf(NULL, 0, "%u", shards - 1);
+    if (split != PM_SPLIT_TRAIN)
+        return pm_buf_printf(out, "%s.jsonl.zst", pm_split_name(split));
+    int width = snprintf(NULL, 0, "%u", job->layout.train_shards - 1);
     return pm_buf_printf(out, "train/%0*u.jsonl.zst", width, file);
 }
 

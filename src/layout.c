@@ -38,12 +38,13 @@ void pm_layout_file_buckets(const pm_layout_t *l, uint32_t file, uint32_t *first
                             uint64_t *multiplier, uint32_t *base)
 {
     uint32_t train = l->train_shards * l->per_shard;
-    if (file < l->train_shards) {
+    pm_split_t split = pm_layout_file_split(l, file);
+    if (split == PM_SPLIT_TRAIN) {
         *first = file * l->per_shard;
         *count = l->per_shard;
         *multiplier = train;
         *base = 0;
-    } else if (file == l->train_shards) {
+    } else if (split == PM_SPLIT_VAL) {
         *first = train;
         *count = l->val_buckets;
         *multiplier = l->val_buckets;

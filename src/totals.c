@@ -41,6 +41,18 @@ void pm_totals_free(pm_totals_t *t)
     memset(t, 0, sizeof *t);
 }
 
+void pm_totals_add_file(pm_totals_t *t, const pm_layout_t *layout, uint32_t file,
+                        const pm_gather_out_t *out)
+{
+    pm_split_t split = pm_layout_file_split(layout, file);
+    t->files[file] = out->result;
+    for (size_t c = 0; c < t->n_components; c++) {
+        t->emitted[c][split] += out->comp_docs[c];
+        t->dups[c][split] += out->comp_dups[c];
+    }
+    *t->passes += out->passes;
+}
+
 double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
 {
     uint64_t docs = t->comp[c].split_docs[PM_SPLIT_TRAIN];
@@ -50,11 +62,8 @@ double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
 int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
 {
     uint64_t file_docs[PM_SPLIT_COUNT] = {0, 0, 0}, comp_docs[PM_SPLIT_COUNT] = {0, 0, 0};
-    uint32_t shards = job->layout.train_shards;
     for (size_t f = 0; f < t->n_files; f++)
-        file_docs[f < shards    ? PM_SPLIT_TRAIN
-                  : f == shards ? PM_SPLIT_VAL
-                                : PM_SPLIT_TEST] += t->files[f].docs;
+        file_docs[pm_layout_file_split(&job->layout, (uint32_t)f)] += t->files[f].docs;
     for (size_t c = 0; c < t->n_components; c++) {
         const pm_task_stats_t *s = &t->comp[c];
         const char *name = job->cfg->components[c].name;
@@ -76,8 +85,7 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
                 return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                     "accounting: component \"%s\" held out %llu documents for %s "
                                     "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
-                                    name, (unsigned long long)s->split_docs[sp],
-                                    sp == PM_SPLIT_VAL ? "val" : "test",
+                                    name, (unsigned long long)s->split_docs[sp], pm_split_name(sp),
                                     (unsigned long long)t->emitted[c][sp],
                                     (unsigned long long)t->dups[c][sp]);
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
@@ -88,10 +96,7 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                 "accounting: components wrote %llu documents to %s but the files "
                                 "hold %llu (a pilemix bug)",
-                                (unsigned long long)comp_docs[sp],
-                                sp == 0   ? "train"
-                                : sp == 1 ? "val"
-                                          : "test",
+                                (unsigned long long)comp_docs[sp], pm_split_name(sp),
                                 (unsigned long long)file_docs[sp]);
     return 0;
 }

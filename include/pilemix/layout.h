@@ -33,6 +33,15 @@ static inline uint32_t pm_layout_total_buckets(const pm_layout_t *l)
     return l->train_shards * l->per_shard + l->val_buckets + l->test_buckets;
 }
 
+/* The split output file f holds: train for 0..S-1, val for S, test for S+1.
+ * The one place that says which file is which. */
+static inline pm_split_t pm_layout_file_split(const pm_layout_t *l, uint32_t file)
+{
+    return file < l->train_shards    ? PM_SPLIT_TRAIN
+           : file == l->train_shards ? PM_SPLIT_VAL
+                                     : PM_SPLIT_TEST;
+}
+
 /* Global bucket of a copy. */
 static inline uint32_t pm_layout_bucket(const pm_layout_t *l, pm_split_t split, uint64_t key)
 {

@@ -26,6 +26,12 @@
 typedef enum { PM_SPLIT_TRAIN = 0, PM_SPLIT_VAL = 1, PM_SPLIT_TEST = 2 } pm_split_t;
 #define PM_SPLIT_COUNT 3
 
+/* "train", "val", "test": as the manifest and messages name the splits. */
+static inline const char *pm_split_name(pm_split_t s)
+{
+    return s == PM_SPLIT_TRAIN ? "train" : s == PM_SPLIT_VAL ? "val" : "test";
+}
+
 typedef struct pm_mix {
     uint64_t seed_split, seed_extra, seed_order, seed_holdout;
     uint64_t val_below;  /* split hash < val_below            -> val */

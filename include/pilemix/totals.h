@@ -11,6 +11,7 @@
 #ifndef PILEMIX_TOTALS_H
 #define PILEMIX_TOTALS_H
 
+#include "pilemix/gather.h"
 #include "pilemix/job.h"
 #include "pilemix/shard_writer.h"
 
@@ -33,6 +34,12 @@ typedef struct pm_totals {
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files);
 void pm_totals_free(pm_totals_t *t);
 size_t pm_totals_words(const pm_totals_t *t);
+
+/* Add output file f's gather outcome: its result, its per-component
+ * documents and holdout duplicates (to f's split) and its passes. The gather
+ * and a resume's reused result records both count a file through here. */
+void pm_totals_add_file(pm_totals_t *t, const pm_layout_t *layout, uint32_t file,
+                        const pm_gather_out_t *out);
 
 /* Nothing lost, nothing invented: per component, documents read = rejected
  * + empty + train + val + test documents; copies written to train = the

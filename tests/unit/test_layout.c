@@ -157,6 +157,7 @@ START_TEST(test_file_buckets_tile_key_space)
             pm_split_t split = f < l.train_shards    ? PM_SPLIT_TRAIN
                                : f == l.train_shards ? PM_SPLIT_VAL
                                                      : PM_SPLIT_TEST;
+            EXPECT_OP(pm_layout_file_split(&l, f), ==, split);
             uint64_t lo, hi, prev_hi = 0;
             /* For a train shard, its buckets are the keys of that shard. */
             uint64_t file_lo = 0, file_hi = UINT64_MAX;

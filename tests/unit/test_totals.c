@@ -117,6 +117,44 @@ START_TEST(test_files_disagreeing_with_components_is_caught)
 }
 END_TEST
 
+/* pm_totals_add_file puts a file's documents and duplicates under its
+ * split (train shards, then val, then test), and the result and passes
+ * with it; the fixture's figures, added file by file, pass the check. */
+START_TEST(test_add_file_by_split)
+{
+    fixture_t f;
+    setup(&f);
+    pm_totals_t t;
+    ck_assert_int_eq(pm_totals_init(&t, 2, 4), 0);
+    memcpy(t.comp, f.t.comp, 2 * sizeof *t.comp);
+    uint64_t docs[4][2] = {{7, 2}, {5, 0}, {1, 0}, {0, 0}};
+    uint64_t dups[4][2] = {{0, 0}, {0, 0}, {0, 0}, {1, 0}};
+    for (uint32_t file = 0; file < 4; file++) {
+        pm_gather_out_t out = {
+            .comp_docs = docs[file], .comp_dups = dups[file], .passes = file + 1};
+        out.result.docs = docs[file][0] + docs[file][1];
+        out.result.zst_bytes = 100 + file;
+        pm_totals_add_file(&t, &f.job.layout, file, &out);
+        ck_assert_uint_eq(t.files[file].zst_bytes, 100 + file);
+    }
+    ck_assert_uint_eq(t.emitted[0][PM_SPLIT_TRAIN], 12);
+    ck_assert_uint_eq(t.emitted[1][PM_SPLIT_TRAIN], 2);
+    ck_assert_uint_eq(t.emitted[0][PM_SPLIT_VAL], 1);
+    ck_assert_uint_eq(t.emitted[0][PM_SPLIT_TEST], 0);
+    ck_assert_uint_eq(t.dups[0][PM_SPLIT_TEST], 1);
+    ck_assert_uint_eq(t.dups[0][PM_SPLIT_VAL], 0);
+    ck_assert_uint_eq(*t.passes, 1 + 2 + 3 + 4);
+    pm_error_t err;
+    ck_assert_int_eq(pm_totals_check(&f.job, &t, &err), 0);
+    /* The same file counted under the wrong split would not add up. */
+    pm_gather_out_t again = {.comp_docs = docs[2], .comp_dups = dups[2]};
+    pm_totals_add_file(&t, &f.job.layout, 3, &again);
+    ck_assert_int_eq(pm_totals_check(&f.job, &t, &err), PM_EINTERNAL);
+    pm_totals_free(&t);
+    teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("totals");
@@ -126,6 +164,7 @@ int main(void)
     tcase_add_test(tc, test_missing_train_copy_is_caught);
     tcase_add_test(tc, test_holdout_mismatch_is_caught);
     tcase_add_test(tc, test_files_disagreeing_with_components_is_caught);
+    tcase_add_test(tc, test_add_file_by_split);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
 }
