@@ -77,7 +77,8 @@ static int cmd_plan(int argc, char **argv)
         pm_config_close(&cfg);
     }
     if (rc < 0) {
-        char line[2200];
+        PM_ERROR_CHECK(&err, rc);
+        char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
         pm_error_format(&err, line, sizeof line);
         fprintf(stderr, "pilemix: error: %s\n", line);
     }

@@ -43,23 +43,48 @@ static void problem(file_check_t *fc, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The manifest of OUTDIR dir, or NULL with err filled. */
 static json_t *load_manifest(const char *dir, pm_error_t *err)
 {
     pm_buf_t p;
     pm_buf_init(&p);
-    pm_buf_printf(&p, "%s/manifest.json", dir);
+    if (pm_buf_printf(&p, "%s/manifest.json", dir) < 0) {
+        pm_error_nomem(err);
+        return NULL;
+    }
+    json_t *m = NULL;
     json_error_t je;
-    json_t *m = json_load_file(p.data, 0, &je);
-    if (!m)
-        pm_error_set(err, PM_EDATA, p.data, (uint64_t)je.line, "cannot read manifest: %s", je.text);
-    else if (!json_is_array(json_object_get(m, "files")) ||
-             !json_is_array(json_object_get(m, "components"))) {
+    /* Open it first: for a file it cannot open, jansson reports line -1
+     * and repeats the path; say plainly what is wrong instead. */
+    int fd = open(p.data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pm_error_set(err, PM_EDATA, p.data, 0,
+                     "cannot open: %s (is %s a pilemix output directory?)", strerror(errno), dir);
+    } else if (!(m = json_loadfd(fd, 0, &je))) {
+        pm_error_set(err, PM_EDATA, p.data, 0, "cannot read manifest: %s", je.text);
+        pm_error_set_position(err, je.line, je.column);
+    } else if (!json_is_array(json_object_get(m, "files")) ||
+               !json_is_array(json_object_get(m, "components"))) {
         pm_error_set(err, PM_EDATA, p.data, 0, "not a pilemix manifest (no files/components)");
         json_decref(m);
         m = NULL;
     }
+    if (fd >= 0)
+        close(fd);
     pm_buf_free(&p);
     return m;
+}
+
+/* Print a failed load (verify, stats): "pilemix: CMD: file:line:col: msg". */
+static void report_load(const char *cmd, int rank, pm_error_t *err)
+{
+    PM_ERROR_CHECK(err, PM_EDATA);
+    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(err, line, sizeof line);
+    if (rank == 0)
+        fprintf(stderr, "pilemix: %s: %s\n", cmd, line);
+    else
+        fprintf(stderr, "pilemix: %s (rank %d): %s\n", cmd, rank, line);
 }
 
 /* Line checks for one decompressed chunk; carries partial lines over. */
@@ -136,7 +161,11 @@ static void check_file(const char *dir, json_t *entry, int *problems)
     bool compressed = strstr(name, ".zst") != NULL;
     pm_buf_t path;
     pm_buf_init(&path);
-    pm_buf_printf(&path, "%s/%s", dir, name);
+    if (pm_buf_printf(&path, "%s/%s", dir, name) < 0) {
+        problem(&fc, "out of memory");
+        *problems += fc.problems;
+        return;
+    }
     int fd = open(path.data, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         problem(&fc, errno == ENOENT ? "missing file" : "cannot open: %s", strerror(errno));
@@ -147,6 +176,16 @@ static void check_file(const char *dir, json_t *entry, int *problems)
     size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
     char *in = malloc(in_cap), *out = malloc(out_cap);
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!in || !out || !dctx) {
+        problem(&fc, "out of memory");
+        *problems += fc.problems;
+        ZSTD_freeDCtx(dctx);
+        free(in);
+        free(out);
+        pm_buf_free(&path);
+        close(fd);
+        return;
+    }
     XXH3_state_t zh, rh;
     XXH3_128bits_reset(&zh);
     XXH3_128bits_reset(&rh);
@@ -345,14 +384,13 @@ int pm_verify_main(int argc, char **argv)
     pm_error_t err;
     pm_error_clear(&err);
     json_t *m = load_manifest(dir, &err);
-    int ok = m != NULL, all_ok = 0;
+    int ok = m != NULL, all_ok = 0, root_ok = ok;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Bcast(&root_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!all_ok) {
-        if (rank == 0) {
-            char line[2200];
-            pm_error_format(&err, line, sizeof line);
-            fprintf(stderr, "pilemix: verify: %s\n", line);
-        }
+        /* Said once: by rank 0, or by the ranks that failed when it did not. */
+        if (!ok && (rank == 0 || root_ok))
+            report_load("verify", rank, &err);
         json_decref(m);
         return PM_EDATA;
     }
@@ -378,28 +416,31 @@ int pm_verify_main(int argc, char **argv)
     return total ? PM_EDATA : 0;
 }
 
+/* A manifest string for display: "?" when missing or not a string. */
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "?";
+}
+
 static void print_stats_table(json_t *m)
 {
     json_t *comps = json_object_get(m, "components"), *files = json_object_get(m, "files");
-    printf("%s  (config hash %s, seed %lld, pilemix %s, zstd %s)\n\n",
-           json_string_value(json_object_get(m, "name")),
-           json_string_value(json_object_get(m, "config_hash")),
-           (long long)json_integer_value(json_object_get(m, "seed")),
-           json_string_value(json_object_get(m, "pilemix_version")),
-           json_string_value(json_object_get(m, "zstd_version")));
+    printf("%s  (config hash %s, seed %lld, pilemix %s, zstd %s)\n\n", jstr(m, "name"),
+           jstr(m, "config_hash"), (long long)json_integer_value(json_object_get(m, "seed")),
+           jstr(m, "pilemix_version"), jstr(m, "zstd_version"));
     int w = 9;
     size_t i;
     json_t *c;
     json_array_foreach(comps, i, c) {
-        int l = (int)strlen(json_string_value(json_object_get(c, "name")));
+        int l = (int)strlen(jstr(c, "name"));
         w = l > w ? l : w;
     }
     printf("%-*s %12s %14s %7s %9s %12s %9s %9s %9s\n", w, "Component", "documents", "text bytes",
            "epochs", "realized", "train", "val", "test", "rejected");
     json_array_foreach(comps, i, c) {
         json_t *em = json_object_get(c, "emitted");
-        printf("%-*s %12llu %14llu %7.3g %9.4f %12llu %9llu %9llu %9llu\n", w,
-               json_string_value(json_object_get(c, "name")),
+        printf("%-*s %12llu %14llu %7.3g %9.4f %12llu %9llu %9llu %9llu\n", w, jstr(c, "name"),
                (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
                json_number_value(json_object_get(c, "epochs")),
                json_number_value(json_object_get(c, "realized_epochs")),
@@ -410,12 +451,10 @@ static void print_stats_table(json_t *m)
     printf("\n%-22s %12s %14s %14s %14s  %s\n", "File", "documents", "text bytes", "uncompressed",
            "compressed", "xxh128 (compressed)");
     json_array_foreach(files, i, c) {
-        printf("%-22s %12llu %14llu %14llu %14llu  %s\n",
-               json_string_value(json_object_get(c, "path")),
+        printf("%-22s %12llu %14llu %14llu %14llu  %s\n", jstr(c, "path"),
                (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
                (unsigned long long)jint(c, "uncompressed_bytes"),
-               (unsigned long long)jint(c, "compressed_bytes"),
-               json_string_value(json_object_get(c, "xxh128_compressed")));
+               (unsigned long long)jint(c, "compressed_bytes"), jstr(c, "xxh128_compressed"));
     }
 }
 
@@ -441,22 +480,30 @@ int pm_stats_main(int argc, char **argv)
     pm_error_clear(&err);
     json_t *m = load_manifest(dir, &err);
     if (!m) {
-        char line[2200];
-        pm_error_format(&err, line, sizeof line);
-        fprintf(stderr, "pilemix: stats: %s\n", line);
+        report_load("stats", 0, &err);
         return PM_EDATA;
     }
+    int rc = 0;
     if (as_json) {
-        json_t *o = json_pack(
-            "{s:O, s:O, s:O, s:O, s:O}", "name", json_object_get(m, "name"), "config_hash",
+        json_error_t je;
+        json_t *o = json_pack_ex(
+            &je, 0, "{s:O, s:O, s:O, s:O, s:O}", "name", json_object_get(m, "name"), "config_hash",
             json_object_get(m, "config_hash"), "seed", json_object_get(m, "seed"), "components",
             json_object_get(m, "components"), "files", json_object_get(m, "files"));
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        printf("\n");
+        if (!o) {
+            /* A member missing from the manifest (NULL) fails the pack. */
+            fprintf(stderr, "pilemix: stats: %s/manifest.json: incomplete manifest: %s\n", dir,
+                    je.text);
+            rc = PM_EDATA;
+        } else if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0 ||
+                   printf("\n") < 0) {
+            fprintf(stderr, "pilemix: stats: cannot write to stdout\n");
+            rc = PM_EIO;
+        }
         json_decref(o);
     } else {
         print_stats_table(m);
     }
     json_decref(m);
-    return 0;
+    return rc;
 }

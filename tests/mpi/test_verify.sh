@@ -33,6 +33,24 @@ zstd -q -c "$T/data/pubmed/00.jsonl.zst" >/dev/null 2>&1 || true
 printf '{"text": "extra", "meta": {"pile_set_name": "Github"}}\n' | zstd -q -c >>"$T/out/test.jsonl.zst"
 check_catches "a second zstd frame" 'test\.jsonl\.zst: more than one zstd frame'
 
+# No manifest, or a broken one: exit 1 with the file and, when known, the
+# line and column (jansson says line -1 for a file it cannot open: never
+# printed as 18446744073709551615).
+if expect_fail 1 "^pilemix: verify: $T/nonexistent/manifest\.json: cannot open: No such file or directory" pm 2 verify "$T/nonexistent" &&
+    [ "$(grep -c "^pilemix:" "$T/stderr")" -eq 1 ] && ! grep -q '18446744073709551615' "$T/stderr" &&
+    expect_fail 1 "^pilemix: stats: $T/nonexistent/manifest\.json: cannot open" "$PILEMIX" stats "$T/nonexistent"; then
+    ok "verify and stats on a directory without a manifest: one line, no bogus line number"
+else
+    not_ok "verify /nonexistent"
+fi
+mkdir -p "$T/broken"
+printf '{\n  "files": [\n  oops\n' >"$T/broken/manifest.json"
+if expect_fail 1 'broken/manifest\.json:3:[0-9]+: cannot read manifest' pm 1 verify "$T/broken"; then
+    ok "verify names the line and column of a broken manifest"
+else
+    not_ok "verify on a broken manifest"
+fi
+
 if "$PILEMIX" stats "$T/out" | grep -q 'Wikipedia (en)' &&
     "$PILEMIX" stats "$T/out" --json | jq -e '.components | length == 5' >/dev/null; then
     ok "stats prints a table and JSON"
