@@ -7,6 +7,7 @@
 #include "pilemix/plan.h"
 
 #include "pilemix/buf.h"
+#include "pilemix/record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,22 +46,9 @@ typedef struct expand {
     file_id_t *ids; /* parallel to plan->files until the final sort */
 } expand_t;
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !memcmp(s + n - m, suffix, m);
-}
-
-int pm_format_from_name(const char *name)
-{
-    if (ends_with(name, ".jsonl.zst"))
-        return PM_FORMAT_JSONL_ZST;
-    if (ends_with(name, ".jsonl"))
-        return PM_FORMAT_JSONL;
-    return -1;
-}
-
 static const char *comp_name(const expand_t *e) { return e->cfg->components[e->comp].name; }
+
+static int nomem(expand_t *e) { return pm_error_nomem(e->err); }
 
 /* "component "C": path "P" <what>", plus the path as written when ${VAR} or
  * the config directory changed it, so the user can find the line. */
@@ -84,16 +72,34 @@ static int path_error(expand_t *e, const char *path, const char *fmt, ...)
     if (raw && strcmp(raw, arg))
         snprintf(written, sizeof written, " (components[%" PRIu32 "].paths[%zu] is \"%s\")",
                  e->comp, e->path_idx, raw);
-    return pm_error_set(e->err, PM_ECONFIG, e->cfg->path, 0, "component \"%s\": path \"%s\" %s%s",
-                        comp_name(e), path, what, written);
+    /* Names come from the file system: show any byte that is not UTF-8
+     * text (or is a control character) escaped, so the message is one
+     * readable line that names the file exactly. */
+    pm_buf_t shown;
+    pm_buf_init(&shown);
+    if (pm_escape_bytes(&shown, path, strlen(path)) < 0 || !shown.data) {
+        pm_buf_free(&shown);
+        return nomem(e);
+    }
+    int rc = pm_error_set(e->err, PM_ECONFIG, e->cfg->path, 0, "component \"%s\": path \"%s\" %s%s",
+                          comp_name(e), shown.data, what, written);
+    pm_buf_free(&shown);
+    return rc;
 }
-
-static int nomem(expand_t *e) { return pm_error_set(e->err, PM_ENOMEM, NULL, 0, "out of memory"); }
 
 /* A file the user named or that a walk found: check it and append it. */
 static int add_file(expand_t *e, const char *path, const char *relpath, const struct stat *st,
                     int fmt)
 {
+    /* Identity paths are text: they go into the manifest, the state file,
+     * the plan sent to the other ranks and messages, all UTF-8. A name in
+     * another encoding (a Latin-1 "caf\xE9.jsonl") is refused here, before
+     * anything is created, rather than half-way through a run. */
+    if (pm_utf8_valid_prefix(path, strlen(path)) != strlen(path) ||
+        pm_utf8_valid_prefix(relpath, strlen(relpath)) != strlen(relpath))
+        return path_error(e, path,
+                          "is not valid UTF-8 (pilemix records input paths as UTF-8 text); "
+                          "rename it, or keep it out of the component's paths");
     /* access() alone is not enough (ACLs, root squash on NFS): try to open. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || access(path, R_OK) != 0) {
@@ -666,26 +672,40 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
 
 /* ---- JSON ---- */
 
-char *pm_plan_to_json(const pm_plan_t *plan)
+int pm_plan_to_json(const pm_plan_t *plan, char **out, pm_error_t *err)
 {
-    json_t *files = json_array();
-    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "files", files);
-    if (!doc)
-        return NULL;
+    *out = NULL;
+    int rc = 0;
+    json_error_t je;
+    json_t *files = json_array(), *doc = NULL;
+    if (!files) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
     for (size_t i = 0; i < plan->n_files; i++) {
         const pm_input_file_t *f = &plan->files[i];
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I}", "path", f->path, "relpath",
-                              f->relpath, "component", (json_int_t)f->component, "format",
-                              f->format == PM_FORMAT_JSONL_ZST ? "jsonl.zst" : "jsonl", "size",
-                              (json_int_t)f->size, "mtime_ns", (json_int_t)f->mtime_ns);
-        if (!o || json_array_append_new(files, o) < 0) {
-            json_decref(doc);
-            return NULL;
+        json_t *o = json_pack_ex(&je, 0, "{s:s, s:s, s:I, s:s, s:I, s:I}", "path", f->path,
+                                 "relpath", f->relpath, "component", (json_int_t)f->component,
+                                 "format", f->format == PM_FORMAT_JSONL_ZST ? "jsonl.zst" : "jsonl",
+                                 "size", (json_int_t)f->size, "mtime_ns", (json_int_t)f->mtime_ns);
+        if (!o) {
+            /* pm_plan_build refuses what JSON cannot carry: a bug if here. */
+            rc = pm_error_set(err, PM_EINTERNAL, f->path, 0, "cannot encode the plan entry: %s",
+                              je.text);
+            goto done;
+        }
+        if (json_array_append_new(files, o) < 0) {
+            rc = pm_error_nomem(err);
+            goto done;
         }
     }
-    char *s = json_dumps(doc, JSON_COMPACT);
+    doc = json_pack_ex(&je, 0, "{s:i, s:O}", "version", 1, "files", files);
+    if (!doc || !(*out = json_dumps(doc, JSON_COMPACT)))
+        rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory encoding the plan");
+done:
+    json_decref(files);
     json_decref(doc);
-    return s;
+    return rc;
 }
 
 int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err)
@@ -695,11 +715,9 @@ int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err)
     json_error_t jerr;
     json_t *doc = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        int rc = pm_error_set(err, PM_EDATA, NULL, (uint64_t)(jerr.line > 0 ? jerr.line : 0),
-                              "plan JSON: %s", jerr.text);
-        if (err && jerr.column > 0)
-            err->column = (uint64_t)jerr.column;
-        return rc;
+        pm_error_set(err, PM_EDATA, NULL, 0, "plan JSON: %s", jerr.text);
+        pm_error_set_position(err, jerr.line, jerr.column);
+        return PM_EDATA;
     }
     int rc = 0;
     json_t *files = NULL;

@@ -350,3 +350,18 @@ void pm_reader_close(pm_reader_t *r)
     pm_buf_free(&r->carry);
     free(r);
 }
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+int pm_format_from_name(const char *name)
+{
+    if (ends_with(name, ".jsonl.zst"))
+        return PM_FORMAT_JSONL_ZST;
+    if (ends_with(name, ".jsonl"))
+        return PM_FORMAT_JSONL;
+    return -1;
+}

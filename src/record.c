@@ -1068,3 +1068,52 @@ int pm_json_escape_lossy(pm_buf_t *out, const char *str, size_t n)
     }
     return pm_buf_append_char(out, '"');
 }
+
+size_t pm_utf8_valid_prefix(const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str, *end = s + n;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int bad_len, why;
+        int len = utf8_seq(s + i, end, &bad_len, &why);
+        if (!len)
+            return i;
+        i += (size_t)len;
+    }
+    return n;
+}
+
+int pm_escape_bytes(pm_buf_t *out, const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str, *end = s + n;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c == '\\') {
+            PM_TRY(pm_buf_append(out, "\\\\", 2));
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            PM_TRY(pm_buf_printf(out, "\\x%02X", c));
+            i++;
+        } else if (c < 0x80) {
+            PM_TRY(pm_buf_append_char(out, (char)c));
+            i++;
+        } else {
+            int bad_len, why;
+            int len = utf8_seq(s + i, end, &bad_len, &why);
+            if (len) {
+                PM_TRY(pm_buf_append(out, s + i, (size_t)len));
+                i += (size_t)len;
+            } else {
+                for (int k = 0; k < bad_len; k++)
+                    PM_TRY(pm_buf_printf(out, "\\x%02X", s[i + (size_t)k]));
+                i += (size_t)bad_len;
+            }
+        }
+    }
+    return 0;
+}

@@ -134,7 +134,7 @@ static int clear_output_dir(const char *out_dir, pm_error_t *err)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         char *p = pm_path_join(out_dir, e->d_name);
-        rc = p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        rc = p ? pm_remove_tree(p, err) : pm_error_nomem(err);
         free(p);
     }
     closedir(d);
@@ -145,7 +145,7 @@ static int take_lock(pm_state_t *st, pm_error_t *err)
 {
     char *lock = pm_path_join(st->work_dir, "lock");
     if (!lock)
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        return pm_error_nomem(err);
     int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         int rc = pm_error_set(err, PM_EIO, lock, 0, "cannot open lock file: %s", strerror(errno));
@@ -172,22 +172,52 @@ static int take_lock(pm_state_t *st, pm_error_t *err)
     return 0;
 }
 
-static json_t *state_json(const pm_config_t *cfg, const pm_plan_t *plan, const pm_layout_t *l)
+/* The state file's text: config hash, layout and every input's identity,
+ * size and mtime. Every builder call is checked: an input missing from it
+ * would make a later --resume refuse ("the inputs changed"). */
+static int state_text(const pm_config_t *cfg, const pm_plan_t *plan, const pm_layout_t *l,
+                      char **out, pm_error_t *err)
 {
-    json_t *inputs = json_array();
+    *out = NULL;
+    int rc = 0;
+    json_error_t je;
+    json_t *inputs = json_array(), *root = NULL;
+    if (!inputs) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
     for (size_t i = 0; i < plan->n_files; i++) {
         const pm_input_file_t *f = &plan->files[i];
-        json_array_append_new(inputs, json_pack("{s:s, s:s, s:I, s:I}", "component",
-                                                cfg->components[f->component].name, "relpath",
-                                                f->relpath, "size", (json_int_t)f->size, "mtime_ns",
-                                                (json_int_t)f->mtime_ns));
+        json_t *o = json_pack_ex(&je, 0, "{s:s, s:s, s:I, s:I}", "component",
+                                 cfg->components[f->component].name, "relpath", f->relpath, "size",
+                                 (json_int_t)f->size, "mtime_ns", (json_int_t)f->mtime_ns);
+        if (!o) {
+            rc = pm_error_set(err, PM_EINTERNAL, f->path, 0,
+                              "cannot record this input in the state file: %s", je.text);
+            goto done;
+        }
+        if (json_array_append_new(inputs, o) < 0) {
+            rc = pm_error_nomem(err);
+            goto done;
+        }
     }
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
-    return json_pack("{s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:o}", "format", STATE_FORMAT,
+    root =
+        json_pack_ex(&je, 0, "{s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:O}", "format", STATE_FORMAT,
                      "pilemix_version", PM_VERSION, "config_hash", hash, "layout", "train_shards",
                      (int)l->train_shards, "per_shard", (int)l->per_shard, "val_buckets",
                      (int)l->val_buckets, "test_buckets", (int)l->test_buckets, "inputs", inputs);
+    if (!root) {
+        rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "cannot build the state file: %s", je.text);
+        goto done;
+    }
+    if (!(*out = json_dumps(root, JSON_INDENT(1))))
+        rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory writing the state file");
+done:
+    json_decref(inputs);
+    json_decref(root);
+    return rc;
 }
 
 static int check_resume(const char *state_path, const pm_config_t *cfg, const pm_plan_t *plan,
@@ -195,9 +225,12 @@ static int check_resume(const char *state_path, const pm_config_t *cfg, const pm
 {
     json_error_t je;
     json_t *saved = json_load_file(state_path, 0, &je);
-    if (!saved)
-        return pm_error_set(err, PM_ESTATE, state_path, (uint64_t)je.line,
-                            "cannot read the interrupted run's state: %s", je.text);
+    if (!saved) {
+        pm_error_set(err, PM_ESTATE, state_path, 0, "cannot read the interrupted run's state: %s",
+                     je.text);
+        pm_error_set_position(err, je.line, je.column);
+        return PM_ESTATE;
+    }
     int rc = 0;
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
@@ -263,7 +296,7 @@ static int make_own_dir(const char *root, const char *sub, pm_error_t *err)
 {
     char *p = pm_path_join(root, sub);
     if (!p)
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        return pm_error_nomem(err);
     int rc = pm_mkdir_p(p, err);
     struct stat st;
     if (rc == 0 && (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
@@ -288,7 +321,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
     char *state_path = pm_path_join(cfg->work_dir, "state.json");
     if (!st->work_dir || !state_path) {
         free(state_path);
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        return pm_error_nomem(err);
     }
     int rc = 0;
     bool work_exists = pm_path_exists(cfg->work_dir);
@@ -327,8 +360,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
         static const char *subdirs[] = {"spill", "rejects", "results", "state.json"};
         for (size_t i = 0; i < 4 && rc == 0; i++) {
             char *p = pm_path_join(cfg->work_dir, subdirs[i]);
-            rc =
-                p ? pm_remove_tree(p, err) : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            rc = p ? pm_remove_tree(p, err) : pm_error_nomem(err);
             free(p);
         }
         if (rc == 0)
@@ -336,11 +368,10 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
         if (rc == 0)
             rc = clear_output_dir(cfg->out_dir, err);
         if (rc == 0) {
-            json_t *j = state_json(cfg, plan, layout);
-            char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
-            json_decref(j);
-            rc = text ? pm_write_file_atomic(state_path, text, strlen(text), err)
-                      : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            char *text = NULL;
+            rc = state_text(cfg, plan, layout, &text, err);
+            if (rc == 0)
+                rc = pm_write_file_atomic(state_path, text, strlen(text), err);
             free(text);
         }
     }
@@ -395,18 +426,22 @@ int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gathe
     pm_buf_t data, path;
     pm_buf_init(&data);
     pm_buf_init(&path);
+    int rc = 0;
     result_header_t h = {RESULT_MAGIC, file, nc, out->passes};
-    int rc = pm_buf_append(&data, &h, sizeof h);
-    rc = rc ? rc : pm_buf_append(&data, &out->result, sizeof out->result);
-    rc = rc ? rc : pm_buf_append(&data, out->comp_docs, nc * sizeof(uint64_t));
-    rc = rc ? rc : pm_buf_append(&data, out->comp_dups, nc * sizeof(uint64_t));
+    if (pm_buf_append(&data, &h, sizeof h) < 0 ||
+        pm_buf_append(&data, &out->result, sizeof out->result) < 0 ||
+        pm_buf_append(&data, out->comp_docs, nc * sizeof(uint64_t)) < 0 ||
+        pm_buf_append(&data, out->comp_dups, nc * sizeof(uint64_t)) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
     uint64_t sum = XXH3_64bits(data.data, data.len);
-    rc = rc ? rc : pm_buf_append(&data, &sum, sizeof sum);
-    rc = rc ? rc : result_path(job, file, &path);
-    if (rc < 0)
-        rc = pm_error_set(err, rc, NULL, 0, "out of memory");
-    else
-        rc = pm_write_file_atomic(path.data, data.data, data.len, err);
+    if (pm_buf_append(&data, &sum, sizeof sum) < 0 || result_path(job, file, &path) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    rc = pm_write_file_atomic(path.data, data.data, data.len, err);
+done:
     pm_buf_free(&data);
     pm_buf_free(&path);
     return rc;
@@ -421,8 +456,14 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
     pm_buf_init(&data);
     pm_buf_init(&path);
     pm_buf_init(&name);
-    int rc = result_path(job, file, &path);
-    if (rc < 0 || !pm_path_exists(path.data))
+    pm_gather_out_t out = {.comp_docs = calloc(nc + 1, sizeof(uint64_t)),
+                           .comp_dups = calloc(nc + 1, sizeof(uint64_t))};
+    int rc = 0;
+    if (!out.comp_docs || !out.comp_dups || result_path(job, file, &path) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    if (!pm_path_exists(path.data))
         goto done;
     if ((rc = pm_read_file(path.data, &data, err)) < 0)
         goto done;
@@ -436,33 +477,29 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
     if (h.magic != RESULT_MAGIC || h.file != file || h.n_components != nc ||
         XXH3_64bits(data.data, data.len - 8) != sum)
         goto done;
-    pm_file_result_t res;
-    memcpy(&res, data.data + sizeof h, sizeof res);
+    memcpy(&out.result, data.data + sizeof h, sizeof out.result);
+    const char *p = data.data + sizeof h + sizeof out.result;
+    memcpy(out.comp_docs, p, nc * 8);
+    memcpy(out.comp_dups, p + nc * 8, nc * 8);
+    out.passes = h.passes;
     /* The record is written after the rename; still check the file is there
      * with the recorded size. */
-    struct stat sb;
-    rc = pm_job_output_name(job, file, &name);
     pm_buf_reset(&path);
-    rc = rc ? rc : pm_buf_printf(&path, "%s/%s", job->cfg->out_dir, name.data);
-    if (rc < 0 || stat(path.data, &sb) != 0 || (uint64_t)sb.st_size != res.zst_bytes)
+    if (pm_job_output_name(job, file, &name) < 0 ||
+        pm_buf_printf(&path, "%s/%s", job->cfg->out_dir, name.data) < 0) {
+        rc = pm_error_nomem(err);
         goto done;
-    pm_split_t split = file < job->layout.train_shards    ? PM_SPLIT_TRAIN
-                       : file == job->layout.train_shards ? PM_SPLIT_VAL
-                                                          : PM_SPLIT_TEST;
-    const char *p = data.data + sizeof h + sizeof res;
-    for (size_t c = 0; c < nc; c++) {
-        uint64_t docs, dups;
-        memcpy(&docs, p + 8 * c, 8);
-        memcpy(&dups, p + 8 * (nc + c), 8);
-        t->emitted[c][split] += docs;
-        t->dups[c][split] += dups;
     }
-    t->files[file] = res;
-    *t->passes += h.passes;
+    struct stat sb;
+    if (stat(path.data, &sb) != 0 || (uint64_t)sb.st_size != out.result.zst_bytes)
+        goto done;
+    pm_totals_add_file(t, &job->layout, file, &out);
     *done = true;
 done:
+    free(out.comp_docs);
+    free(out.comp_dups);
     pm_buf_free(&data);
     pm_buf_free(&path);
     pm_buf_free(&name);
-    return rc < 0 ? rc : 0;
+    return rc;
 }

@@ -4,8 +4,9 @@
  * directory for its supported files (recursively, sorted by name), a glob
  * (glob(3), no brace expansion) for its matches. Supported inputs are
  * `.jsonl.zst` and `.jsonl`. A path that matches nothing, a directory with no
- * supported files, a broken symlink or an unreadable entry is a config error
- * naming the component and the path.
+ * supported files, a broken symlink, an unreadable entry or an input whose
+ * path is not valid UTF-8 is a config error naming the component and the
+ * path (bytes that are not UTF-8 shown as \xHH).
  *
  * Each file gets its identity path (DESIGN 1.3): the path relative to the
  * pattern's non-glob prefix (for a directory: relative to the directory; for
@@ -20,11 +21,10 @@
 
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/reader.h"
 
 #include <stdint.h>
 #include <stdio.h>
-
-typedef enum { PM_FORMAT_JSONL = 0, PM_FORMAT_JSONL_ZST = 1 } pm_format_t;
 
 typedef struct pm_input_file {
     char *path;         /* path to open (as expanded; may be relative to cwd) */
@@ -43,9 +43,6 @@ typedef struct pm_plan {
 int pm_plan_build(pm_plan_t *plan, const pm_config_t *cfg, pm_error_t *err);
 void pm_plan_close(pm_plan_t *plan); /* accepts zeroed */
 
-/* Format of a file name by its suffix; -1 when unsupported. */
-int pm_format_from_name(const char *name);
-
 /* The Pile-paper-style mix table: component, files, size on disk (marked
  * compressed where it is), epochs, effective size (size x epochs), share of
  * the mix (by effective size). Mean document size needs the data read, so
@@ -53,8 +50,8 @@ int pm_format_from_name(const char *name);
  * summary table has the exact figures. */
 void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *out);
 
-/* Serialize / restore (all fields). The JSON string is malloc'd. */
-char *pm_plan_to_json(const pm_plan_t *plan);
+/* Serialize (all fields) into a malloc'd JSON string in *out / restore. */
+int pm_plan_to_json(const pm_plan_t *plan, char **out, pm_error_t *err);
 int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err);
 
 #endif

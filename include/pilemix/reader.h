@@ -17,11 +17,18 @@
 #define PILEMIX_READER_H
 
 #include "pilemix/error.h"
-#include "pilemix/plan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* An input's format, decided by its name. It lives here, with the code
+ * that reads it, rather than in plan.h: the plan (mix layer) classifies
+ * names with the formats layer's table, not the other way round. */
+typedef enum { PM_FORMAT_JSONL = 0, PM_FORMAT_JSONL_ZST = 1 } pm_format_t;
+
+/* Format of a file name by its suffix; -1 when unsupported. */
+int pm_format_from_name(const char *name);
 
 typedef struct pm_reader pm_reader_t;
 

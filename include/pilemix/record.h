@@ -68,4 +68,14 @@ int pm_json_escape(pm_buf_t *out, const char *s, size_t n);
  * U+FFFD: for quoting raw, possibly broken input in reject files. */
 int pm_json_escape_lossy(pm_buf_t *out, const char *s, size_t n);
 
+/* Length of the longest well-formed UTF-8 prefix of s[0..n) (Unicode Table
+ * 3-7: no overlongs, no surrogates, nothing above U+10FFFF; the rules
+ * jansson applies to strings it encodes): n when s is valid UTF-8. */
+size_t pm_utf8_valid_prefix(const char *s, size_t n);
+
+/* Append s[0..n) for display in a one-line message: well-formed UTF-8 other
+ * than control characters is kept, every other byte shown as \xHH (and a
+ * backslash as \\), so "caf\xE9.jsonl" names a Latin-1 file name exactly. */
+int pm_escape_bytes(pm_buf_t *out, const char *s, size_t n);
+
 #endif

@@ -24,8 +24,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static void report(int rank, const pm_error_t *err)
+/* Print this rank's error: rc is the code the failing call returned, and
+ * PM_ERROR_CHECK holds it to having filled err. */
+static void report(int rank, int rc, pm_error_t *err)
 {
+    PM_ERROR_CHECK(err, rc);
     char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
     pm_error_format(err, line, sizeof line);
     if (rank == 0)
@@ -35,23 +38,38 @@ static void report(int rank, const pm_error_t *err)
     fflush(stderr);
 }
 
+/* This rank stops because another one failed (and said why): code is the
+ * status the ranks agreed on. */
+static int peer_failed(pm_error_t *err, int code)
+{
+    return pm_error_set(err, code, NULL, 0, "stopped: another rank failed");
+}
+
+/* Out of memory for a buffer a collective call needs on every rank:
+ * returning would leave the other ranks waiting in that call. */
+static _Noreturn void collective_nomem(int rank, const char *what)
+{
+    fprintf(stderr, "pilemix: error (rank %d): out of memory (%s)\n", rank, what);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    abort(); /* not reached */
+}
+
 /* ---- broadcast helpers ---- */
 
-static int bcast_string(char **s, int root, MPI_Comm comm)
+static int bcast_string(char **s, int root, MPI_Comm comm, pm_error_t *err)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
     long long len = (rank == root && *s) ? (long long)strlen(*s) : -1;
     MPI_Bcast(&len, 1, MPI_LONG_LONG, root, comm);
-    if (len < 0)
-        return PM_EINTERNAL;
+    if (len < 0) /* the root encodes before the status broadcast: a bug */
+        return pm_error_set(err, PM_EINTERNAL, NULL, 0, "rank %d sent no data (a pilemix bug)",
+                            root);
     if (rank != root) {
         *s = malloc((size_t)len + 1);
-        if (!*s) {
-            /* Returning would leave the other ranks in the broadcast. */
-            fprintf(stderr, "pilemix: error (rank %d): out of memory receiving the plan\n", rank);
-            MPI_Abort(comm, 1);
-        }
+        if (!*s)
+            collective_nomem(rank, "receiving the plan");
         (*s)[len] = '\0';
     }
     /* Large plans may pass 2 GiB; send in chunks that fit an int count. */
@@ -72,17 +90,20 @@ typedef struct run {
     pm_layout_t layout;
     pm_job_t job;
     bool have_cfg, have_plan, have_job;
-    pm_state_t state;   /* rank 0 */
-    pm_totals_t totals; /* per rank, reduced to rank 0 at the end */
+    char *cfg_json, *plan_json; /* rank 0: what share_setup sends */
+    pm_state_t state;           /* rank 0 */
+    pm_totals_t totals;         /* per rank, reduced to rank 0 at the end */
     pm_spill_reader_t **spills;
     uint64_t *bucket_records, *bucket_bytes;
     pm_dispatch_t dispatch;
     pm_progress_t progress;
-    bool aborted; /* this rank stopped because another one failed */
+    pm_error_t *err; /* the run's error record, for poll_cb */
+    bool aborted;    /* this rank stopped because another one failed */
     double t_start, t_scatter, t_gather;
 } run_t;
 
-/* Rank 0: load, validate, plan, prepare directories. */
+/* Rank 0: load, validate, plan, encode what the other ranks get, then
+ * prepare the directories. Every refusal comes before anything is created. */
 static int prepare(run_t *r, pm_error_t *err)
 {
     const pm_run_opts_t *o = r->opts;
@@ -92,12 +113,16 @@ static int prepare(run_t *r, pm_error_t *err)
         free(r->cfg.work_dir);
         r->cfg.work_dir = strdup(o->work_dir);
         if (!r->cfg.work_dir)
-            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+            return pm_error_nomem(err);
     }
     if (o->mem_per_rank)
         r->cfg.mem_per_rank = o->mem_per_rank;
     PM_TRY(pm_plan_build(&r->plan, &r->cfg, err));
     r->have_plan = true;
+    r->cfg_json = pm_config_pack(&r->cfg);
+    if (!r->cfg_json)
+        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory encoding the config");
+    PM_TRY(pm_plan_to_json(&r->plan, &r->plan_json, err));
     pm_job_choose_layout(&r->cfg, &r->plan, r->cfg.mem_per_rank, &r->layout);
     return pm_state_prepare(&r->state, &r->cfg, &r->plan, &r->layout, o->resume, o->force, err);
 }
@@ -108,11 +133,11 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     MPI_Ibcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
     pm_mpi_quiet_wait(&req); /* rank 0 may spend a while planning */
     if (status < 0)
-        return status;
-    char *cfg_json = r->rank == 0 ? pm_config_pack(&r->cfg) : NULL;
-    char *plan_json = r->rank == 0 ? pm_plan_to_json(&r->plan) : NULL;
-    int rc = bcast_string(&cfg_json, 0, MPI_COMM_WORLD);
-    rc = rc ? rc : bcast_string(&plan_json, 0, MPI_COMM_WORLD);
+        return r->rank == 0 ? status : peer_failed(err, status);
+    char *cfg_json = r->cfg_json, *plan_json = r->plan_json; /* NULL but on rank 0 */
+    r->cfg_json = r->plan_json = NULL;
+    int rc = bcast_string(&cfg_json, 0, MPI_COMM_WORLD, err);
+    rc = rc ? rc : bcast_string(&plan_json, 0, MPI_COMM_WORLD, err);
     MPI_Bcast(&r->layout, sizeof r->layout, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (rc == 0 && r->rank != 0) {
         rc = pm_config_unpack(&r->cfg, cfg_json, err);
@@ -129,13 +154,15 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
         r->have_job = rc == 0;
     }
     if (rc == 0 && pm_totals_init(&r->totals, r->cfg.n_components, pm_layout_files(&r->layout)) < 0)
-        rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        rc = pm_error_nomem(err);
     if (rc < 0)
-        report(r->rank, err);
+        report(r->rank, rc, err);
     /* Every rank goes on to the scatter, or none does. */
     int agreed;
     MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
     pm_mpi_quiet_wait(&req);
+    if (agreed < 0 && rc == 0)
+        peer_failed(err, agreed);
     return agreed;
 }
 
@@ -146,12 +173,14 @@ static int poll_cb(void *ctx, uint64_t bytes_in_task)
         return 0;
     if (pm_dispatch_poll(&r->dispatch)) {
         r->aborted = true;
-        return PM_EINTERNAL;
+        return peer_failed(r->err, PM_EINTERNAL);
     }
     pm_progress_update(&r->progress, r->dispatch.items_done,
                        r->dispatch.bytes_done + bytes_in_task);
     return 0;
 }
+
+/* ---- the two work phases ---- */
 
 /* Order by size, largest first (ties by index, so the queue is stable). */
 static const uint64_t *sort_sizes;
@@ -178,82 +207,132 @@ static uint32_t *make_queue(const uint64_t *sizes, const bool *skip, size_t n, s
     return q;
 }
 
+/* A phase: items (scatter tasks, output files) handed out by rank 0 through
+ * dispatch.c, largest first. */
+typedef struct phase {
+    const char *name; /* for progress lines */
+    size_t n_items;
+    /* rank 0 only */
+    const uint64_t *sizes;   /* queue order: largest first */
+    const bool *skip;        /* done by an interrupted run (NULL: none) */
+    uint64_t progress_bytes; /* what progress counts, over the items to do */
+    uint64_t max_rejected;   /* bad records the job may skip (UINT64_MAX: no limit) */
+    /* Do one item; on success fill *rep, what the coordinator learns. */
+    int (*work)(run_t *r, void *ctx, uint32_t item, pm_item_report_t *rep, pm_error_t *err);
+    void *ctx;
+} phase_t;
+
+/* Collective: run a phase on every rank and agree on its status. status is
+ * this rank's set-up: on rank 0 a failure (or one building the queue) ends
+ * the phase everywhere before any item; on another rank that rank does no
+ * item but still takes part, so nobody waits for it. */
+static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
+{
+    uint32_t *queue = NULL;
+    size_t n_queue = 0;
+    int root_status = 0;
+    if (r->rank == 0) {
+        root_status = status;
+        if (root_status == 0 && !(queue = make_queue(ph->sizes, ph->skip, ph->n_items, &n_queue)))
+            root_status = pm_error_nomem(err);
+        if (root_status < 0)
+            report(0, root_status, err);
+    }
+    MPI_Request req;
+    MPI_Ibcast(&root_status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_quiet_wait(&req);
+    if (root_status < 0) {
+        free(queue);
+        return r->rank == 0 ? root_status : peer_failed(err, root_status);
+    }
+    if (r->rank == 0)
+        pm_progress_begin(&r->progress, ph->name, "files", n_queue, ph->progress_bytes,
+                          r->opts->progress_secs);
+    pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, ph->max_rejected);
+    int rc = r->rank == 0 ? 0 : status;
+    pm_item_report_t last = {0, -1, 0, 0};
+    uint32_t item;
+    while (rc == 0 && pm_dispatch_next(&r->dispatch, &last, &item) > 0)
+        rc = ph->work(r, ph->ctx, item, &last, err);
+    if (rc < 0 && !r->aborted)
+        report(r->rank, rc, err);
+    int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
+    free(queue);
+    if (agreed < 0 && rc == 0)
+        peer_failed(err, agreed);
+    return agreed;
+}
+
+typedef struct scatter_ctx {
+    uint64_t arena;
+    pm_spill_arena_t staging; /* kept from task to task, freed before the gather */
+} scatter_ctx_t;
+
+static int scatter_item(run_t *r, void *ctx, uint32_t task, pm_item_report_t *rep, pm_error_t *err)
+{
+    scatter_ctx_t *c = ctx;
+    pm_task_stats_t st;
+    PM_TRY(pm_scatter_task(&r->job, task, c->arena, &c->staging, &st, poll_cb, r, err));
+    *rep = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
+    pm_fault_hit("scatter-task");
+    return 0;
+}
+
 static int scatter(run_t *r, pm_error_t *err)
 {
-    size_t n_tasks = r->plan.n_files, n_queue = 0;
-    uint32_t *queue = NULL;
-    uint64_t total_bytes = 0;
+    size_t n_tasks = r->plan.n_files;
     /* On resume, which tasks are committed: every rank verifies its share of
      * the spills (a full read each), then all agree. */
-    unsigned char *done = calloc(n_tasks + 1, 1);
+    bool *done = calloc(n_tasks + 1, sizeof *done);
     if (!done)
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        collective_nomem(r->rank, "the task list");
     if (r->opts->resume) {
         for (size_t i = (size_t)r->rank; i < n_tasks; i += (size_t)r->size)
             done[i] = pm_state_task_done(&r->job, (uint32_t)i);
         MPI_Request req;
-        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD,
-                       &req);
+        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_C_BOOL, MPI_LOR, MPI_COMM_WORLD, &req);
         pm_mpi_quiet_wait(&req);
     }
+    int status = 0;
+    uint64_t *sizes = NULL, progress_bytes = 0;
     if (r->rank == 0) {
-        uint64_t *sizes = malloc((n_tasks + 1) * sizeof *sizes);
-        bool *skip = calloc(n_tasks + 1, sizeof *skip);
-        if (!sizes || !skip) {
-            free(sizes);
-            free(skip);
-            free(done);
-            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        }
-        for (size_t i = 0; i < n_tasks; i++) {
+        sizes = malloc((n_tasks + 1) * sizeof *sizes);
+        if (!sizes)
+            status = pm_error_nomem(err);
+        for (size_t i = 0; sizes && i < n_tasks; i++) {
             /* Largest first by the text a file holds, not its size on disk:
              * a .zst holds ~3-4x its size, so a big one handed out late
              * would leave the other ranks idle at the end. */
             sizes[i] = pm_job_estimate_bytes(&r->plan.files[i]);
-            skip[i] = done[i];
             if (done[i])
                 (*r->totals.tasks_reused)++;
             else
-                total_bytes += r->plan.files[i].size; /* progress counts bytes read */
+                progress_bytes += r->plan.files[i].size; /* progress counts bytes read */
         }
-        queue = make_queue(sizes, skip, n_tasks, &n_queue);
-        free(sizes);
-        free(skip);
-        if (!queue) {
-            free(done);
-            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        }
-        pm_progress_begin(&r->progress, "scatter", "files", n_queue, total_bytes,
-                          r->opts->progress_secs);
     }
+    scatter_ctx_t c = {.arena = pm_job_spill_arena(r->cfg.mem_per_rank, r->cfg.max_record_bytes)};
+    phase_t ph = {.name = "scatter",
+                  .n_items = n_tasks,
+                  .sizes = sizes,
+                  .skip = done,
+                  .progress_bytes = progress_bytes,
+                  .max_rejected =
+                      r->cfg.on_bad_record == PM_ON_BAD_SKIP ? r->cfg.max_bad_records : UINT64_MAX,
+                  .work = scatter_item,
+                  .ctx = &c};
+    int rc = work_phase(r, &ph, status, err);
+    pm_spill_arena_free(&c.staging);
+    free(sizes);
     free(done);
-    uint64_t max_rej = r->cfg.on_bad_record == PM_ON_BAD_SKIP ? r->cfg.max_bad_records : UINT64_MAX;
-    pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, max_rej);
-    uint64_t arena = pm_job_spill_arena(r->cfg.mem_per_rank, r->cfg.max_record_bytes);
-    pm_spill_arena_t staging = {0}; /* kept from task to task, freed before the gather */
-    pm_item_report_t last = {0, -1, 0, 0};
-    uint32_t task;
-    int rc = 0;
-    while (pm_dispatch_next(&r->dispatch, &last, &task) > 0) {
-        pm_task_stats_t st;
-        rc = pm_scatter_task(&r->job, task, arena, &staging, &st, poll_cb, r, err);
-        if (rc < 0)
-            break;
-        last = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
-        pm_fault_hit("scatter-task");
-    }
-    pm_spill_arena_free(&staging);
-    if (rc < 0 && !r->aborted)
-        report(r->rank, err);
-    int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
     if (r->rank == 0 && r->dispatch.over_rejected) {
-        fprintf(stderr,
-                "pilemix: error: more than %llu bad records in the job "
-                "(run.max_bad_records); see the counts above and %s/rejects/\n",
-                (unsigned long long)r->cfg.max_bad_records, r->cfg.work_dir);
+        /* Each rank stayed under the limit; the job as a whole did not. */
+        rc = pm_error_set(err, PM_EDATA, NULL, 0,
+                          "more than %llu bad records in the job (run.max_bad_records); see the "
+                          "counts above and %s/rejects/",
+                          (unsigned long long)r->cfg.max_bad_records, r->cfg.work_dir);
+        report(0, rc, err);
     }
-    free(queue);
-    return agreed;
+    return rc;
 }
 
 /* Open every task's spill; sum per-bucket totals and the task counters of
@@ -266,14 +345,16 @@ static int open_spills(run_t *r, pm_error_t *err)
     r->bucket_records = calloc(nb, sizeof(uint64_t));
     r->bucket_bytes = calloc(nb, sizeof(uint64_t));
     if (!r->spills || !r->bucket_records || !r->bucket_bytes)
-        return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
+        collective_nomem(r->rank, "the bucket totals");
     pm_buf_t path;
     pm_buf_init(&path);
     int rc = 0;
     for (size_t t = 0; t < n_tasks && rc == 0; t++) {
-        rc = pm_job_spill_path(&r->job, (uint32_t)t, &path);
-        rc = rc ? rc : pm_spill_reader_open(&r->spills[t], path.data, err);
-        if (rc < 0)
+        if (pm_job_spill_path(&r->job, (uint32_t)t, &path) < 0) {
+            rc = pm_error_nomem(err);
+            break;
+        }
+        if ((rc = pm_spill_reader_open(&r->spills[t], path.data, err)) < 0)
             break;
         if (pm_spill_reader_buckets(r->spills[t]) != nb) {
             rc = pm_error_set(err, PM_ESTATE, path.data, 0,
@@ -297,12 +378,12 @@ static int open_spills(run_t *r, pm_error_t *err)
     pm_buf_free(&path);
     int agreed = 0;
     if (rc < 0)
-        report(r->rank, err);
+        report(r->rank, rc, err);
     MPI_Request req;
     MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
     pm_mpi_quiet_wait(&req);
     if (agreed < 0)
-        return agreed;
+        return rc < 0 ? agreed : peer_failed(err, agreed);
     MPI_Allreduce(MPI_IN_PLACE, r->bucket_records, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, r->bucket_bytes, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     return 0;
@@ -332,102 +413,84 @@ static int zstd_workers(const run_t *r)
                                r->cfg.mem_per_rank);
 }
 
+typedef struct gather_ctx {
+    pm_gather_in_t in;
+    pm_gather_mem_t mem;             /* kept from file to file */
+    uint64_t *comp_docs, *comp_dups; /* per component, for one file */
+} gather_ctx_t;
+
+static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep, pm_error_t *err)
+{
+    gather_ctx_t *c = ctx;
+    size_t nc = r->cfg.n_components;
+    memset(c->comp_docs, 0, nc * sizeof(uint64_t));
+    memset(c->comp_dups, 0, nc * sizeof(uint64_t));
+    pm_gather_out_t out = {.comp_docs = c->comp_docs, .comp_dups = c->comp_dups};
+    PM_TRY(pm_gather_file(&c->in, file, &out, poll_cb, r, err));
+    PM_TRY(pm_state_save_file_result(&r->job, file, &out, err));
+    pm_fault_hit("gather-file");
+    pm_totals_add_file(&r->totals, &r->layout, file, &out);
+    *rep = (pm_item_report_t){0, file, (int64_t)out.result.raw_bytes, 0};
+    return 0;
+}
+
 static int gather(run_t *r, pm_error_t *err)
 {
     uint32_t n_files = pm_layout_files(&r->layout);
-    uint32_t *queue = NULL;
-    size_t n_queue = 0;
-    uint64_t total_bytes = 0;
+    int status = 0;
+    uint64_t *sizes = NULL, progress_bytes = 0;
+    bool *done = NULL;
     if (r->rank == 0) {
-        uint64_t *sizes = calloc(n_files, sizeof *sizes);
-        bool *done = calloc(n_files, sizeof *done);
-        if (!sizes || !done) {
-            free(sizes);
-            free(done);
-            return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        }
-        int rc = 0;
-        for (uint32_t f = 0; f < n_files && rc == 0; f++) {
+        /* On resume, the output files whose result records still match. */
+        sizes = calloc(n_files, sizeof *sizes);
+        done = calloc(n_files, sizeof *done);
+        if (!sizes || !done)
+            status = pm_error_nomem(err);
+        for (uint32_t f = 0; status == 0 && f < n_files; f++) {
             uint32_t first, count, base;
             uint64_t mult;
             pm_layout_file_buckets(&r->layout, f, &first, &count, &mult, &base);
             for (uint32_t b = first; b < first + count; b++)
                 sizes[f] += r->bucket_bytes[b];
             if (r->opts->resume) {
-                rc = pm_state_load_file_result(&r->job, f, &r->totals, &done[f], err);
+                status = pm_state_load_file_result(&r->job, f, &r->totals, &done[f], err);
                 if (done[f])
                     (*r->totals.files_reused)++;
             }
             if (!done[f])
-                total_bytes += sizes[f];
+                progress_bytes += sizes[f];
         }
-        if (rc == 0)
-            queue = make_queue(sizes, done, n_files, &n_queue);
-        free(sizes);
-        free(done);
-        if (rc < 0)
-            report(0, err);
-        else if (!queue)
-            rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-        MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-        if (rc < 0)
-            return rc;
-        pm_progress_begin(&r->progress, "gather", "files", n_queue, total_bytes,
-                          r->opts->progress_secs);
-    } else {
-        int rc;
-        MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-        if (rc < 0)
-            return rc;
     }
-    pm_gather_mem_t mem = {0}; /* kept from file to file */
-    pm_gather_in_t in = {.job = &r->job,
-                         .spills = r->spills,
-                         .n_spills = r->plan.n_files,
-                         .bucket_records = r->bucket_records,
-                         .bucket_bytes = r->bucket_bytes,
-                         .budget_bytes = pm_job_bucket_budget(r->cfg.mem_per_rank),
-                         .zstd_workers = zstd_workers(r),
-                         .cctx = ZSTD_createCCtx(),
-                         .mem = &mem};
-    pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, UINT64_MAX);
     size_t nc = r->cfg.n_components;
-    uint64_t *comp_docs = calloc(nc, sizeof(uint64_t)), *comp_dups = calloc(nc, sizeof(uint64_t));
-    int rc = comp_docs && comp_dups ? 0 : pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-    pm_item_report_t last = {0, -1, 0, 0};
-    uint32_t file;
-    while (rc == 0 && pm_dispatch_next(&r->dispatch, &last, &file) > 0) {
-        memset(comp_docs, 0, nc * sizeof(uint64_t));
-        memset(comp_dups, 0, nc * sizeof(uint64_t));
-        pm_gather_out_t out = {.comp_docs = comp_docs, .comp_dups = comp_dups};
-
-        rc = pm_gather_file(&in, file, &out, poll_cb, r, err);
-        if (rc < 0)
-            break;
-        rc = pm_state_save_file_result(&r->job, file, &out, err);
-        if (rc < 0)
-            break;
-        pm_fault_hit("gather-file");
-        pm_split_t split = file < r->layout.train_shards    ? PM_SPLIT_TRAIN
-                           : file == r->layout.train_shards ? PM_SPLIT_VAL
-                                                            : PM_SPLIT_TEST;
-        r->totals.files[file] = out.result;
-        for (size_t c = 0; c < nc; c++) {
-            r->totals.emitted[c][split] += comp_docs[c];
-            r->totals.dups[c][split] += comp_dups[c];
-        }
-        *r->totals.passes += out.passes;
-        last = (pm_item_report_t){0, file, (int64_t)out.result.raw_bytes, 0};
-    }
-    free(comp_docs);
-    free(comp_dups);
-    ZSTD_freeCCtx(in.cctx);
-    pm_gather_mem_free(&mem);
-    if (rc < 0 && !r->aborted)
-        report(r->rank, err);
-    int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
-    free(queue);
-    return agreed;
+    gather_ctx_t c = {.in = {.job = &r->job,
+                             .spills = r->spills,
+                             .n_spills = r->plan.n_files,
+                             .bucket_records = r->bucket_records,
+                             .bucket_bytes = r->bucket_bytes,
+                             .budget_bytes = pm_job_bucket_budget(r->cfg.mem_per_rank),
+                             .zstd_workers = zstd_workers(r), /* collective */
+                             .cctx = ZSTD_createCCtx()},
+                      .comp_docs = calloc(nc + 1, sizeof(uint64_t)),
+                      .comp_dups = calloc(nc + 1, sizeof(uint64_t))};
+    c.in.mem = &c.mem;
+    if (status == 0 && (!c.comp_docs || !c.comp_dups))
+        status = pm_error_nomem(err);
+    phase_t ph = {.name = "gather",
+                  .n_items = n_files,
+                  .sizes = sizes,
+                  .skip = done,
+                  .progress_bytes = progress_bytes,
+                  .max_rejected = UINT64_MAX,
+                  .work = gather_item,
+                  .ctx = &c};
+    int rc = work_phase(r, &ph, status, err);
+    free(c.comp_docs);
+    free(c.comp_dups);
+    ZSTD_freeCCtx(c.in.cctx);
+    pm_gather_mem_free(&c.mem);
+    free(sizes);
+    free(done);
+    return rc;
 }
 
 static int finish(run_t *r, pm_error_t *err)
@@ -474,6 +537,8 @@ static void run_close(run_t *r)
     free(r->spills);
     free(r->bucket_records);
     free(r->bucket_bytes);
+    free(r->cfg_json);
+    free(r->plan_json);
     pm_totals_free(&r->totals);
     if (r->have_job)
         pm_job_close(&r->job);
@@ -507,11 +572,12 @@ int pm_run(const pm_run_opts_t *opts)
     r.t_start = pm_now();
     pm_error_t err;
     pm_error_clear(&err);
+    r.err = &err;
     int rc = 0;
     if (r.rank == 0) {
         rc = prepare(&r, &err);
         if (rc < 0)
-            report(0, &err);
+            report(0, rc, &err);
     }
     rc = share_setup(&r, rc, &err);
     if (rc < 0)
@@ -542,7 +608,7 @@ int pm_run(const pm_run_opts_t *opts)
     if (r.rank == 0) {
         rc = finish(&r, &err);
         if (rc < 0)
-            report(0, &err);
+            report(0, rc, &err);
     }
     MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
     pm_mpi_quiet_wait(&req);

@@ -46,6 +46,27 @@ if expect_fail 2 'work directory exists.*--resume' pm 1 run "$T/c.json"; then ok
 rm -rf "$T/o.work"
 if expect_fail 2 'already holds a pilemix output' pm 1 run "$T/c.json"; then ok "existing output needs --force"; else not_ok "existing output"; fi
 
+# A file name that is not UTF-8 (Latin-1 "café"): plan and run refuse it with
+# exit 2, the name escaped, before anything is created (README, bad input).
+mkdir -p "$T/nu"
+printf '{"text": "x"}\n' >"$T/nu/ok.jsonl"
+printf '{"text": "y"}\n' >"$T/nu/caf$(printf '\xe9').jsonl"
+cat >"$T/nu.json" <<JSON
+{"name": "nu", "components": [{"name": "N", "paths": ["nu"], "epochs": 1}],
+ "output": {"dir": "nu-out"}}
+JSON
+if expect_fail 2 'component "N": path ".*/nu/caf\\xE9\.jsonl" is not valid UTF-8.*rename it' "$PILEMIX" plan "$T/nu.json"; then
+    ok "plan refuses a non-UTF-8 file name, shown escaped"
+else
+    not_ok "plan and a non-UTF-8 file name"
+fi
+if expect_fail 2 'caf\\xE9\.jsonl" is not valid UTF-8' pm 2 run "$T/nu.json" --progress 0 &&
+    ! grep -q 'success' "$T/stderr" && [ ! -e "$T/nu-out" ] && [ ! -e "$T/nu-out.work" ]; then
+    ok "run refuses it too, before creating the work or output directory"
+else
+    ls -d "$T"/nu-out* 2>&1; not_ok "run and a non-UTF-8 file name"
+fi
+
 # A bad record in fail mode (the default): exit 1 with file:line and reason.
 printf '{"text": "fine"}\n{"text": broken}\n' >>"$T/d/a/x.jsonl"
 if expect_fail 1 'x\.jsonl:302:[0-9]+: bad record \(invalid_json\)' pm 3 run "$T/c.json" --force --progress 0; then

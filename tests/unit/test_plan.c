@@ -1,6 +1,7 @@
 /* Plan building on real temporary trees: directory, glob and file expansion,
  * identity paths, ordering, the config errors, the table and JSON round trip. */
 #include "pilemix/plan.h"
+#include "pilemix/record.h"
 
 #include <check.h>
 
@@ -321,6 +322,39 @@ START_TEST(test_raw_path_in_message)
 }
 END_TEST
 
+/* A file name that is not UTF-8 (Latin-1 "café") is refused at plan time,
+ * found by a directory walk and by a glob, named with the bad byte escaped;
+ * a UTF-8 name next to it is fine. */
+START_TEST(test_non_utf8_name_refused)
+{
+    mkfile("u/caf\xc3\xa9.jsonl", 1); /* UTF-8: fine */
+    pm_plan_t plan;
+    pm_error_t err;
+    ck_assert_int_eq(build(&plan, "{\"name\":\"U\",\"paths\":[\"u\"],\"epochs\":1}", &err), 0);
+    ck_assert_uint_eq(plan.n_files, 1);
+    pm_plan_close(&plan);
+
+    mkfile("u/caf\xe9.jsonl", 1);
+    expect_error("{\"name\":\"U\",\"paths\":[\"u\"],\"epochs\":1}",
+                 "component \"U\": path \"%s/u/caf\\xE9.jsonl\" is not valid UTF-8");
+    expect_error("{\"name\":\"U\",\"paths\":[\"u/*.jsonl\"],\"epochs\":1}",
+                 "u/caf\\xE9.jsonl\" is not valid UTF-8");
+    /* The hint says what to do; the message itself is clean UTF-8. */
+    ck_assert_int_eq(build(&plan, "{\"name\":\"U\",\"paths\":[\"u\"],\"epochs\":1}", &err),
+                     PM_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rename it"));
+    ck_assert_uint_eq(pm_utf8_valid_prefix(err.msg, strlen(err.msg)), strlen(err.msg));
+
+    /* An invalid byte in a directory name taints every file below it; a
+     * truncated sequence and a control character are escaped too. */
+    ck_assert_int_eq(unlink(rootpath("u/caf\xe9.jsonl")), 0);
+    mkfile("v/d\xff\xfe/a.jsonl", 1);
+    expect_error("{\"name\":\"V\",\"paths\":[\"v\"],\"epochs\":1}", "v/d\\xFF\\xFE/a.jsonl\"");
+    mkfile("w/x\xe2\x82\n.jsonl", 1);
+    expect_error("{\"name\":\"W\",\"paths\":[\"w\"],\"epochs\":1}", "w/x\\xE2\\x82\\x0A.jsonl\"");
+}
+END_TEST
+
 START_TEST(test_broken_symlink)
 {
     mkfile("s/ok.jsonl", 1);
@@ -408,7 +442,8 @@ START_TEST(test_json_round_trip)
                      0);
     ck_assert_uint_eq(plan.n_files, 3);
     plan.files[0].mtime_ns = -5; /* before 1970 is representable */
-    char *json = pm_plan_to_json(&plan);
+    char *json = NULL;
+    ck_assert_int_eq(pm_plan_to_json(&plan, &json, &err), 0);
     ck_assert_ptr_nonnull(json);
     ck_assert_int_eq(pm_plan_from_json(&back, json, &err), 0);
     check_same_plan(&plan, &back);
@@ -417,7 +452,7 @@ START_TEST(test_json_round_trip)
 
     /* the empty plan too */
     pm_plan_t empty = {NULL, 0};
-    json = pm_plan_to_json(&empty);
+    ck_assert_int_eq(pm_plan_to_json(&empty, &json, &err), 0);
     ck_assert_int_eq(pm_plan_from_json(&back, json, &err), 0);
     ck_assert_uint_eq(back.n_files, 0);
     free(json);
@@ -512,6 +547,7 @@ int main(void)
     tcase_add_test(tc, test_duplicate_identity);
     tcase_add_test(tc, test_matches_nothing);
     tcase_add_test(tc, test_raw_path_in_message);
+    tcase_add_test(tc, test_non_utf8_name_refused);
     tcase_add_test(tc, test_broken_symlink);
     tcase_add_test(tc, test_special_file);
     tcase_add_test(tc, test_symlinks_followed);

@@ -1204,6 +1204,69 @@ START_TEST(test_escape_matches_reference)
 }
 END_TEST
 
+/* pm_utf8_valid_prefix agrees with jansson (which refuses to encode a
+ * string that is not UTF-8) on random and near-UTF-8 bytes; the plan relies
+ * on it to refuse file names jansson could not put in the manifest. */
+START_TEST(test_utf8_valid_matches_jansson)
+{
+    uint64_t s = pm_test_seed();
+    static const unsigned char pieces[][4] = {{'a'},
+                                              {0xc3, 0xa9},
+                                              {0xe2, 0x82, 0xac},
+                                              {0xf0, 0x9f, 0x98, 0x80},
+                                              {0xc0},
+                                              {0xe0, 0x80},
+                                              {0xed, 0xa0},
+                                              {0xf4, 0x90},
+                                              {0xff},
+                                              {0x80},
+                                              {0xc2},
+                                              {0xf0, 0x90, 0x80}};
+    static const size_t lens[] = {1, 2, 3, 4, 1, 2, 2, 2, 1, 1, 1, 3};
+    for (int round = 0; round < 20000; round++) {
+        char buf[64];
+        size_t n = 0;
+        int parts = (int)(pm_test_rand(&s) % 6);
+        for (int k = 0; k < parts; k++) {
+            size_t which = pm_test_rand(&s) % (round % 2 ? 12 : 4); /* half: valid pieces only */
+            if (round % 7 == 0) {                                   /* and some raw random bytes */
+                buf[n++] = (char)(pm_test_rand(&s) | 1);
+                continue;
+            }
+            memcpy(buf + n, pieces[which], lens[which]);
+            n += lens[which];
+        }
+        size_t valid = pm_utf8_valid_prefix(buf, n);
+        json_t *j = json_stringn(buf, n);
+        ck_assert_msg((valid == n) == (j != NULL), "round %d: prefix %zu of %zu, jansson %s", round,
+                      valid, n, j ? "accepts" : "refuses");
+        json_decref(j);
+        if (valid < n) /* the prefix itself is valid */
+            ck_assert_uint_eq(pm_utf8_valid_prefix(buf, valid), valid);
+    }
+}
+END_TEST
+
+static void shown_is(const char *s, size_t n, const char *want)
+{
+    pm_buf_t b;
+    pm_buf_init(&b);
+    ck_assert_int_eq(pm_escape_bytes(&b, s, n), 0);
+    ck_assert_str_eq(b.data ? b.data : "", want);
+    pm_buf_free(&b);
+}
+
+START_TEST(test_escape_bytes)
+{
+    shown_is(L("caf\xe9.jsonl"), "caf\\xE9.jsonl");
+    shown_is(L("caf\xc3\xa9.jsonl"), "caf\xc3\xa9.jsonl");
+    shown_is(L("a\\b\n\x7f"), "a\\\\b\\x0A\\x7F");
+    shown_is(L("\xe2\x82\xac\xe2\x82"), "\xe2\x82\xac\\xE2\\x82");
+    shown_is(L("\xed\xa0\x80"), "\\xED\\xA0\\x80");
+    shown_is(L(""), "");
+}
+END_TEST
+
 static Suite *record_suite(void)
 {
     Suite *s = suite_create("record");
@@ -1223,6 +1286,8 @@ static Suite *record_suite(void)
     tcase_set_timeout(te, 120);
     tcase_add_test(te, test_escape_fixed);
     tcase_add_test(te, test_escape_lossy_fixed);
+    tcase_add_test(te, test_utf8_valid_matches_jansson);
+    tcase_add_test(te, test_escape_bytes);
     tcase_add_test(te, test_escape_roundtrip);
     tcase_add_test(te, test_escape_matches_reference);
     suite_add_tcase(s, te);

@@ -210,8 +210,20 @@ START_TEST(test_resume_refuses_changes)
     ck_assert_int_eq(prepare(&x, false, true, &err), 0);
     char p[1024];
     snprintf(p, sizeof p, "%s/state.json", x.cfg.work_dir);
-    write_path(p, "{\"format\": 1, \"config_hash\": ");
+    write_path(p, "{\"format\": 1,\n \"config_hash\":\n\n oops");
     ck_assert_int_eq(prepare(&x, true, false, &err), PM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot read the interrupted run's state"));
+    ck_assert_uint_eq(err.line, 4); /* where jansson stopped */
+    ck_assert_uint_ge(err.column, 1);
+    /* One jansson cannot open says line -1: no position, never 2^64-1. */
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_int_eq(symlink("nowhere", p), 0);
+    ck_assert_int_eq(prepare(&x, true, false, &err), PM_ESTATE);
+    ck_assert_uint_eq(err.line, 0);
+    ck_assert_uint_eq(err.column, 0);
+    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(&err, line, sizeof line);
+    ck_assert_msg(strstr(line, "state.json: cannot read") != NULL, "%s", line);
     sfx_free(&x);
 }
 END_TEST
