@@ -41,8 +41,9 @@ static int write_reject(task_ctx_t *t, const pm_line_t *line, const char *reason
                         const char *detail, size_t column, pm_error_t *err)
 {
     if (t->rejects_fd < 0) {
-        PM_TRY(pm_job_rejects_path(t->job, t->task, &t->rejects_path));
-        PM_TRY(pm_temp_path(&t->rejects_temp, t->rejects_path.data));
+        if (pm_job_rejects_path(t->job, t->task, &t->rejects_path) < 0 ||
+            pm_temp_path(&t->rejects_temp, t->rejects_path.data) < 0)
+            return pm_error_nomem(err);
         t->rejects_fd = pm_temp_create(t->rejects_temp.data, err);
         if (t->rejects_fd < 0)
             return t->rejects_fd;
