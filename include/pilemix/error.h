@@ -9,8 +9,8 @@
  *
  * The rule: a function that takes a pm_error_t and returns a negative code
  * has filled it (code and message) first. Functions without one (pm_buf_*,
- * pm_job_*_path, pm_totals_init, pm_record_parse) can only fail with
- * PM_ENOMEM, and their caller turns that into a filled error
+ * pm_temp_path, pm_job_*_path, pm_totals_init, pm_record_parse) fail only
+ * for lack of memory, and their caller turns that into a filled error
  * (pm_error_nomem). Where an error is finally reported (main.c, src/mpi),
  * PM_ERROR_CHECK holds the callee to the rule.
  *
