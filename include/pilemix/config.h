@@ -7,11 +7,24 @@
  * environment (never runs anything; an unset variable is an error);
  * relative paths are made relative to the config file's directory.
  *
+ * Every key is one row of the schema table in config.c (config_schema.h):
+ * its type, bounds, default, whether it changes the output, the field it
+ * fills and its README line. Adding a key is one row plus the code that uses
+ * the value; parsing, errors, the canonical form, shipping to other ranks
+ * (config_wire.h) and the README's table follow from the row.
+ *
  * The canonical form is the config with defaults filled in, keys sorted,
  * compact, *without* the operational keys that cannot change output bytes
  * (run.work_dir, run.mem_per_rank) and with paths as written (before ${VAR}
  * expansion, so moving the data does not change the hash). Its XXH3-64 is the
- * config hash recorded in the manifest and checked on resume.
+ * config hash recorded in the manifest and checked on resume, so it must not
+ * move for an existing config. The rule that keeps it still:
+ *  - keys of format 1 (every key that existed when the schema table was
+ *    introduced) always appear, set or not;
+ *  - keys added later (format 2, ...) appear only when set to a value other
+ *    than their default, so a config that does not use them keeps its hash;
+ *  - keys that cannot change the output never appear.
+ * tests/unit/test_config_compat.c pins the hashes of existing configs.
  *
  * The config owns every string in it; pm_config_close() frees them all. */
 #ifndef PILEMIX_CONFIG_H
@@ -44,6 +57,7 @@ typedef struct pm_config {
 
     /* "output" */
     char *out_dir;         /* required; resolved */
+    char *raw_out_dir;     /* as written (the canonical form holds this) */
     uint32_t train_shards; /* default 30; 1..100000 */
     double val_fraction;   /* default 0.0; [0,1) */
     double test_fraction;  /* default 0.0; [0,1), val+test < 1 */
