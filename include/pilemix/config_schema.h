@@ -21,6 +21,12 @@
  *  - rows that change the output carry a format (PM_CFG_FORMAT_1 for every key
  *    that existed when the schema was introduced) and an example value.
  *
+ * Order of checks (the first problem is the one reported): in each object,
+ * unknown keys first, then each row in table order (missing, type, bounds,
+ * the row's check hook), then at the top level the child sections in order,
+ * then the section's validate hook with its cross-key rules. So a key's own
+ * problem is reported before a rule that combines keys.
+ *
  * Canonical form rule (the config hash, see config.h): a row with
  * PM_CFG_OUTPUT appears in it; format-1 rows always, rows of later formats
  * only when their value differs from the default, so adding a key never
