@@ -161,8 +161,8 @@ static const pm_cfg_key_t keys[] = {
      .doc = "memory budget per rank", .example = "\"3GiB\""},
     {SEC_RUN, "on_bad_record", PM_CFG_ENUM, PM_CFG_OUTPUT, F1, CFG(on_bad_record), NO_RAW,
      .enum_names = on_bad_names, .def_i = PM_ON_BAD_FAIL,
-     .doc = "what a bad record (invalid JSON, no text, over `max_record_bytes`) does; `\"skip\"` "
-            "leaves it out and lists it in `rejects/`",
+     .doc = "what a bad record (see *Bad input* below) does; `\"skip\"` leaves it out, counts "
+            "it and writes it to `rejects/`",
      .example = "\"skip\""},
     {SEC_RUN, "on_bad_file", PM_CFG_ENUM, PM_CFG_OUTPUT, F1, CFG(on_bad_file), NO_RAW,
      .enum_names = on_bad_names, .def_i = PM_ON_BAD_FAIL,
