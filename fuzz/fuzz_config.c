@@ -6,12 +6,16 @@
  * On success: the documented ranges hold, and the canonical JSON re-loads to
  * the same canonical JSON and hash. The hash must also not depend on where the
  * config lives (paths enter it as written), so the same text loaded with no
- * origin path must give the same hash.
+ * origin path must give the same hash. And the config must survive the trip
+ * to other ranks: pm_config_pack then pm_config_unpack gives every schema
+ * row's field equal.
  *
  * The input is used up to its first NUL (the loader takes a C string). Two
  * environment variables are set for ${VAR} expansion: PM_FUZZ_DATA and
  * PM_FUZZ_EMPTY (empty, which the loader must refuse). */
 #include "pilemix/config.h"
+#include "pilemix/config_schema.h"
+#include "pilemix/config_wire.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -102,6 +106,34 @@ static void check_ranges(const pm_config_t *c)
     json_decref(canon);
 }
 
+static void check_wire(pm_config_t *c)
+{
+    char *packed = pm_config_pack(c);
+    if (!packed)
+        return; /* out of memory */
+    pm_config_t u;
+    pm_error_t err;
+    int rc = pm_config_unpack(&u, packed, &err);
+    free(packed);
+    if (rc == PM_ENOMEM)
+        return;
+    if (rc != 0)
+        fail("pm_config_unpack refuses pm_config_pack's output: %s", err.msg);
+    const pm_cfg_schema_t *s = &pm_config_schema;
+    if (u.n_components != c->n_components)
+        fail("component count changes on the wire");
+    for (size_t i = 0; i < s->n_keys; i++) {
+        const pm_cfg_key_t *k = &s->keys[i];
+        size_t n = s->sections[k->section].flags & PM_CFG_SEC_ARRAY ? c->n_components : 1;
+        for (size_t e = 0; e < n; e++)
+            if (!pm_cfg_equal(k, pm_cfg_obj(s, k, c, e), pm_cfg_obj(s, k, &u, e)))
+                fail("%s (element %zu) changes on the wire", k->name, e);
+    }
+    if (strcmp(u.canonical_json, c->canonical_json) || u.canonical_hash != c->canonical_hash)
+        fail("canonical form changes on the wire");
+    pm_config_close(&u);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -140,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pm_config_close(&cfg);
     } else {
         check_ranges(&cfg);
+        check_wire(&cfg);
         if (!cfg.path || strcmp(cfg.path, ORIGIN))
             fail("cfg.path is not the origin path");
 

@@ -109,7 +109,7 @@ START_TEST(test_invalid_messages_exact)
         *tab = '\0';
         char *expected = tab + 1;
         unescape(expected);
-        char path[2048];
+        char path[4200];
         snprintf(path, sizeof path, "%s/%s", INVALID_DIR, line);
         pm_config_t cfg;
         pm_error_t err;
