@@ -84,15 +84,16 @@ static long long int_load(const pm_cfg_key_t *k, const void *obj)
     }
 }
 
+/* Unsigned conversion is modular, so this stores the same bits whether the
+ * field is signed or not. */
 static void int_store(const pm_cfg_key_t *k, void *obj, long long x)
 {
     void *f = field(obj, k->offset);
-    bool s = int_signed(k);
     switch (k->width) {
-    case 1: s ? (void)(*(int8_t *)f = (int8_t)x) : (void)(*(uint8_t *)f = (uint8_t)x); break;
-    case 2: s ? (void)(*(int16_t *)f = (int16_t)x) : (void)(*(uint16_t *)f = (uint16_t)x); break;
-    case 4: s ? (void)(*(int32_t *)f = (int32_t)x) : (void)(*(uint32_t *)f = (uint32_t)x); break;
-    default: *(int64_t *)f = (int64_t)x; break;
+    case 1: *(uint8_t *)f = (uint8_t)x; break;
+    case 2: *(uint16_t *)f = (uint16_t)x; break;
+    case 4: *(uint32_t *)f = (uint32_t)x; break;
+    default: *(uint64_t *)f = (uint64_t)x; break;
     }
 }
 
@@ -107,6 +108,14 @@ static size_t *count_field(const pm_cfg_key_t *k, const void *obj)
 }
 
 static bool has_raw(const pm_cfg_key_t *k) { return k->raw_offset != PM_CFG_NONE; }
+
+static long long enum_count(const pm_cfg_key_t *k)
+{
+    long long n = 0;
+    while (k->enum_names && k->enum_names[n])
+        n++;
+    return n;
+}
 
 static bool is_array_section(const pm_cfg_schema_t *s, unsigned sec)
 {
@@ -192,16 +201,21 @@ void pm_cfg_free(const pm_cfg_schema_t *s, void *top)
 
 /* ---- defaults ---------------------------------------------------------- */
 
+static int resolve_path(pm_cfg_ctx_t *c, const char *key, const char *raw, char **out);
+
 static int set_default(pm_cfg_ctx_t *c, const pm_cfg_key_t *k, void *obj)
 {
     switch (k->type) {
     case PM_CFG_STRING:
-    case PM_CFG_PATH:
         if (k->def_s && !(*str_field(obj, k->offset) = strdup(k->def_s)))
             return pm_cfg_nomem(c);
-        if (k->def_s && has_raw(k) && !(*str_field(obj, k->raw_offset) = strdup(k->def_s)))
-            return pm_cfg_nomem(c);
         return 0;
+    case PM_CFG_PATH: /* a default path means what it would mean written in the file */
+        if (!k->def_s)
+            return 0;
+        if (has_raw(k) && !(*str_field(obj, k->raw_offset) = strdup(k->def_s)))
+            return pm_cfg_nomem(c);
+        return resolve_path(c, k->name, k->def_s, str_field(obj, k->offset));
     case PM_CFG_INT:
     case PM_CFG_ENUM: int_store(k, obj, k->def_i); return 0;
     case PM_CFG_NUMBER:
@@ -789,16 +803,21 @@ static json_t *str_array(char **v, size_t n)
 /* {"value": v, "raw": raw}, stealing both; NULL (and both released) on failure. */
 static json_t *with_raw(json_t *v, json_t *raw)
 {
-    json_t *o = v && raw ? json_object() : NULL;
-    if (o && json_object_set_new(o, "value", v) == 0 && json_object_set_new(o, "raw", raw) == 0)
-        return o;
-    if (!o) {
+    json_t *o = json_object();
+    if (!o || !v || !raw) {
+        json_decref(o);
         json_decref(v);
         json_decref(raw);
-    } else {
-        json_decref(o); /* json_object_set_new released what it did not take */
+        return NULL;
     }
-    return NULL;
+    /* json_object_set_new takes the value even when it fails: call both. */
+    int rc = json_object_set_new(o, "value", v);
+    rc |= json_object_set_new(o, "raw", raw);
+    if (rc) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* A row's value as JSON (new reference, NULL = out of memory). The canonical
@@ -967,11 +986,16 @@ static int unpack_value(const pm_cfg_key_t *k, void *obj, const json_t *j)
         PM_TRY(unpack_str(json_object_get(j, "value"), str_field(obj, k->offset)));
         return unpack_str(json_object_get(j, "raw"), str_field(obj, k->raw_offset));
     case PM_CFG_INT:
-    case PM_CFG_ENUM:
-        if (!json_is_integer(j))
+    case PM_CFG_ENUM: {
+        /* Bounds again: an enum index out of range would be read past its names. */
+        long long x = json_is_integer(j) ? (long long)json_integer_value(j) : -1;
+        long long lo = k->type == PM_CFG_INT ? k->imin : 0;
+        long long hi = k->type == PM_CFG_INT ? k->imax : enum_count(k) - 1;
+        if (!json_is_integer(j) || x < lo || x > hi)
             return PM_EINTERNAL;
-        int_store(k, obj, (long long)json_integer_value(j));
+        int_store(k, obj, x);
         return 0;
+    }
     case PM_CFG_NUMBER:
     case PM_CFG_FRACTION:
     case PM_CFG_DURATION:
@@ -1300,10 +1324,10 @@ int pm_cfg_schema_check(const pm_cfg_schema_t *s, pm_error_t *err)
         bool paths = k->type == PM_CFG_PATH || k->type == PM_CFG_PATH_LIST;
         if (paths && (k->flags & PM_CFG_OUTPUT) && !has_raw(k))
             return bad_row(err, s, k, "a path in the canonical form must keep its raw text");
+        if (k->type == PM_CFG_PATH && k->def_s && !has_raw(k)) /* pm_cfg_is_default needs it */
+            return bad_row(err, s, k, "a path with a default must keep its raw text");
         if (k->type == PM_CFG_ENUM) {
-            long long count = 0;
-            while (k->enum_names && k->enum_names[count])
-                count++;
+            long long count = enum_count(k);
             if (count < 2 || k->def_i < 0 || k->def_i >= count)
                 return bad_row(err, s, k, "enum needs two names and a default among them");
         }

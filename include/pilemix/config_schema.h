@@ -79,7 +79,8 @@ typedef struct pm_cfg_ctx pm_cfg_ctx_t;
 /* Object-valued keys: the value is a pointer (NULL = absent, the default)
  * that these callbacks create, describe and destroy. All are required. */
 typedef struct pm_cfg_custom {
-    /* Parse v into *out (a new object); on error return pm_cfg_error(...). */
+    /* Parse v into *out (a new object, set only on success); on error return
+     * pm_cfg_error(c, keypath or a path under it, ...) or pm_cfg_nomem(c). */
     int (*parse)(pm_cfg_ctx_t *c, const char *keypath, const json_t *v, void **out);
     json_t *(*canonical)(const void *val);      /* new reference; NULL = out of memory */
     json_t *(*pack)(const void *val);           /* new reference; NULL = out of memory */

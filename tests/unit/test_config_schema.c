@@ -39,6 +39,7 @@ typedef struct troot {
     filter_t *filter;
     uint64_t budget;
     char *log;
+    char *log_raw;
     item_t *items;
     size_t n_items;
     bool verbose;
@@ -149,7 +150,8 @@ static const pm_cfg_key_t t_keys[] = {
      .example = "{\"field\": \"lang\", \"min\": 3}"},
     {T_TOP, "budget", PM_CFG_SIZE, OUT, 2, T(budget), NONE, .umin = 1024, .ulim = 1ULL << 40,
      .def_u = 1ULL << 20, .doc = "d", .example = "\"3GiB\""},
-    {T_TOP, "log", PM_CFG_PATH, 0, 2, T(log), NONE, .doc = "d", .example = "\"${PM_T_DIR}/log\""},
+    {T_TOP, "log", PM_CFG_PATH, 0, 2, T(log), .raw_offset = offsetof(troot_t, log_raw),
+     .count_offset = PM_CFG_NONE, .def_s = "logs/x", .doc = "d", .example = "\"${PM_T_DIR}/log\""},
     {T_ITEMS, "id", PM_CFG_STRING, PM_CFG_REQUIRED | OUT, 2, I(id), NONE, .doc = "d",
      .example = "\"other\""},
     {T_ITEMS, "weight", PM_CFG_NUMBER, OUT, 2, I(weight), NONE, .dmin = 0, .dmax = HUGE_VAL,
@@ -217,7 +219,11 @@ START_TEST(test_later_format_keys_and_canonical)
     ck_assert_int_eq(r.mode, 0);
     ck_assert(r.timeout == 30 && r.ratio == 0.5 && r.budget == 1ULL << 20);
     ck_assert_ptr_null(r.filter);
-    ck_assert_ptr_null(r.log);
+    ck_assert_str_eq(r.log, "t/logs/x"); /* a default path resolves like a written one */
+    ck_assert_str_eq(r.log_raw, "logs/x");
+    for (size_t i = 0; i < TS.n_keys; i++)
+        if (TS.keys[i].section != T_ITEMS && !(TS.keys[i].flags & PM_CFG_REQUIRED))
+            ck_assert_msg(pm_cfg_is_default(&TS.keys[i], &r), "%s", TS.keys[i].name);
     pm_cfg_free(&TS, &r);
 
     ck_assert_int_eq(
@@ -405,8 +411,9 @@ START_TEST(test_self_check_catches_bad_rows)
     static const struct {
         size_t row;
         const char *what;
-    } cases[] = {{1, "field width"}, {2, "enum"},   {5, "description or no example"},
-                 {8, "raw text"},    {0, "unique"}, {3, "bounds"}};
+    } cases[] = {{1, "field width"},    {2, "enum"},           {5, "description or no example"},
+                 {8, "canonical form"}, {8, "with a default"}, {0, "unique"},
+                 {3, "bounds"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         pm_cfg_key_t keys[sizeof t_keys / sizeof *t_keys];
         memcpy(keys, t_keys, sizeof keys);
@@ -415,9 +422,12 @@ START_TEST(test_self_check_catches_bad_rows)
         case 0: k->type = PM_CFG_NUMBER; break; /* on an int8_t field */
         case 1: k->def_i = 3; break;            /* past the names */
         case 2: k->example = NULL; break;
-        case 3: k->flags |= PM_CFG_OUTPUT; break; /* a hashed path must keep raw */
-        case 4: k->name = "level"; break;         /* twice in the top level */
-        case 5: k->dmin = 1, k->dmax = 1; break;
+        case 3: /* a hashed path must keep its raw text */
+            k->raw_offset = PM_CFG_NONE, k->def_s = NULL, k->flags |= PM_CFG_OUTPUT;
+            break;
+        case 4: k->raw_offset = PM_CFG_NONE; break; /* so must a defaulted one */
+        case 5: k->name = "level"; break;           /* twice in the top level */
+        case 6: k->dmin = 1, k->dmax = 1; break;
         }
         pm_cfg_schema_t s = {t_sections, 3, keys, sizeof keys / sizeof *keys};
         pm_error_t err;
@@ -465,6 +475,8 @@ START_TEST(test_doc_cells)
                      "duration (seconds or `90s`, `5m`, `2h`, `1d`) > 0, ≤ 86400, default 30 s");
     pm_cfg_key_doc_type(&t_keys[6], cell, sizeof cell);
     ck_assert_str_eq(cell, "object, optional");
+    pm_cfg_key_doc_type(&t_keys[8], cell, sizeof cell);
+    ck_assert_str_eq(cell, "path, default `logs/x`");
     pm_cfg_key_doc_type(&t_keys[10], cell, sizeof cell);
     ck_assert_str_eq(cell, "number ≥ 0, default 0");
 }

@@ -204,17 +204,21 @@ START_TEST(test_bad_packed_refused)
     ck_assert_ptr_nonnull(doc);
 
     static const struct {
-        const char *section, *key;
+        const char *section, *key, *value;
         const char *expected;
     } cases[] = {
-        {"output", "train_shards", "bad packed config: output.train_shards"},
-        {"run", "on_bad_file", "bad packed config: run.on_bad_file"},
-        {"", "seed", "bad packed config: seed"},
+        {"output", "train_shards", "\"7\"", "bad packed config: output.train_shards"},
+        {"output", "train_shards", "0", "bad packed config: output.train_shards"},
+        {"run", "on_bad_file", "\"skip\"", "bad packed config: run.on_bad_file"},
+        {"run", "on_bad_file", "2", "bad packed config: run.on_bad_file"}, /* past the names */
+        {"", "seed", "1.5", "bad packed config: seed"},
+        {"output", "dir", "\"o\"", "bad packed config: output.dir"}, /* raw text missing */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_t *copy = json_deep_copy(doc);
         json_t *sec = json_object_get(json_object_get(copy, "keys"), cases[i].section);
-        ck_assert_int_eq(json_object_set_new(sec, cases[i].key, json_string("wrong")), 0);
+        json_t *v = json_loads(cases[i].value, JSON_DECODE_ANY, NULL);
+        ck_assert_int_eq(json_object_set_new(sec, cases[i].key, v), 0);
         char *s = json_dumps(copy, JSON_COMPACT);
         json_decref(copy);
         memset(&b, 0x5a, sizeof b);
