@@ -3,8 +3,11 @@
  * Rank 0 loads and validates the config once; the other ranks receive the
  * result (paths already expanded with rank 0's environment, which remote
  * ranks may not share) as a JSON string and rebuild an equal pm_config_t.
- * Nothing is re-validated on the receiving side. A new pm_config_t field must
- * be added to both functions and to tests/unit/test_config_wire.c. */
+ * The string carries every row of the config schema (config_schema.h), so a
+ * new key travels without touching this code; tests/unit/test_config_wire.c
+ * round-trips every row. The receiving side checks types and integer bounds
+ * (a packed string from another build is refused, PM_EINTERNAL) but does not
+ * re-run the config rules. Values a flag overrode after loading travel too. */
 #ifndef PILEMIX_CONFIG_WIRE_H
 #define PILEMIX_CONFIG_WIRE_H
 
