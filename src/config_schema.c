@@ -789,11 +789,64 @@ int pm_cfg_parse(const pm_cfg_schema_t *s, void *top, const json_t *doc, pm_cfg_
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-static json_t *str_array(char **v, size_t n)
+/* Paths are bytes: a string that is not UTF-8 (a Latin-1 file name, an
+ * environment value) travels as {"hex": "..."} instead of failing the pack. */
+json_t *pm_cfg_wire_string(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    j = json_pack("{s:s}", "hex", hex);
+    free(hex);
+    return j;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int pm_cfg_wire_string_value(const json_t *j, char **out)
+{
+    *out = NULL;
+    if (json_is_null(j))
+        return 0;
+    if (json_is_string(j))
+        return (*out = strdup(json_string_value(j))) ? 0 : PM_ENOMEM;
+    const char *hex = json_string_value(json_object_get(j, "hex"));
+    size_t n = hex ? strlen(hex) : 1;
+    if (n % 2)
+        return PM_EINTERNAL;
+    char *s = malloc(n / 2 + 1);
+    if (!s)
+        return PM_ENOMEM;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) { /* a NUL would cut the C string */
+            free(s);
+            return PM_EINTERNAL;
+        }
+        s[i] = (char)(hi << 4 | lo);
+    }
+    s[n / 2] = '\0';
+    *out = s;
+    return 0;
+}
+
+static json_t *str_array(char **v, size_t n, bool canonical)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, str_or_null(v[i])) < 0) {
+        if (json_array_append_new(a, canonical ? str_or_null(v[i]) : pm_cfg_wire_string(v[i])) <
+            0) {
             json_decref(a);
             return NULL;
         }
@@ -824,15 +877,16 @@ static json_t *with_raw(json_t *v, json_t *raw)
  * form shows paths as written; the wire form carries both. */
 static json_t *value_json(const pm_cfg_key_t *k, const void *obj, bool canonical)
 {
+    /* Canonical strings come from the config's JSON text: always UTF-8. */
+    json_t *(*str)(const char *) = canonical ? str_or_null : pm_cfg_wire_string;
     switch (k->type) {
-    case PM_CFG_STRING: return str_or_null(*str_field(obj, k->offset));
+    case PM_CFG_STRING: return str(*str_field(obj, k->offset));
     case PM_CFG_PATH:
         if (!has_raw(k))
-            return str_or_null(*str_field(obj, k->offset));
+            return str(*str_field(obj, k->offset));
         if (canonical)
-            return str_or_null(*str_field(obj, k->raw_offset));
-        return with_raw(str_or_null(*str_field(obj, k->offset)),
-                        str_or_null(*str_field(obj, k->raw_offset)));
+            return str(*str_field(obj, k->raw_offset));
+        return with_raw(str(*str_field(obj, k->offset)), str(*str_field(obj, k->raw_offset)));
     case PM_CFG_INT: return json_integer((json_int_t)int_load(k, obj));
     case PM_CFG_ENUM:
         if (canonical)
@@ -848,11 +902,11 @@ static json_t *value_json(const pm_cfg_key_t *k, const void *obj, bool canonical
     case PM_CFG_PATH_LIST: {
         size_t n = *count_field(k, obj);
         if (!has_raw(k))
-            return str_array(*list_field(obj, k->offset), n);
+            return str_array(*list_field(obj, k->offset), n, canonical);
         if (canonical)
-            return str_array(*list_field(obj, k->raw_offset), n);
-        return with_raw(str_array(*list_field(obj, k->offset), n),
-                        str_array(*list_field(obj, k->raw_offset), n));
+            return str_array(*list_field(obj, k->raw_offset), n, true);
+        return with_raw(str_array(*list_field(obj, k->offset), n, false),
+                        str_array(*list_field(obj, k->raw_offset), n, false));
     }
     case PM_CFG_CUSTOM: {
         const void *p = *(void *const *)field(obj, k->offset);
@@ -949,17 +1003,7 @@ static int nomem_pack(pm_error_t *err)
     return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
 }
 
-/* A string or null into *out (NULL for null). */
-static int unpack_str(const json_t *j, char **out)
-{
-    if (json_is_null(j)) {
-        *out = NULL;
-        return 0;
-    }
-    if (!json_is_string(j))
-        return PM_EINTERNAL;
-    return (*out = strdup(json_string_value(j))) ? 0 : PM_ENOMEM;
-}
+static int unpack_str(const json_t *j, char **out) { return pm_cfg_wire_string_value(j, out); }
 
 static int unpack_strs(const json_t *a, size_t n, char ***out)
 {

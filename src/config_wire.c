@@ -11,16 +11,16 @@
 
 char *pm_config_pack(const pm_config_t *cfg)
 {
-    json_t *root =
-        json_pack("{s:s?, s:s?, s:I}", "path", cfg->path, "canonical_json", cfg->canonical_json,
-                  "canonical_hash", (json_int_t)cfg->canonical_hash);
+    /* "o" takes the reference even when json_pack fails. */
+    json_t *root = json_pack("{s:o, s:s, s:I}", "path", pm_cfg_wire_string(cfg->path),
+                             "canonical_json", cfg->canonical_json ? cfg->canonical_json : "",
+                             "canonical_hash", (json_int_t)cfg->canonical_hash);
     json_t *keys = pm_cfg_pack(&pm_config_schema, cfg);
     char *s = NULL;
-    if (root && keys && json_object_set_new(root, "keys", keys) == 0) {
-        keys = NULL;
+    if (root && keys && json_object_set_new(root, "keys", keys) == 0)
         s = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    }
-    json_decref(keys);
+    else if (!root)
+        json_decref(keys); /* otherwise set_new took it, even on failure */
     json_decref(root);
     return s;
 }
@@ -32,17 +32,18 @@ int pm_config_unpack(pm_config_t *cfg, const char *json, pm_error_t *err)
     json_t *root = json_loads(json, 0, &je);
     if (!root)
         return pm_error_set(err, PM_EINTERNAL, NULL, 0, "bad packed config: %s", je.text);
-    const json_t *path = json_object_get(root, "path");
     const json_t *canon = json_object_get(root, "canonical_json");
     const json_t *hash = json_object_get(root, "canonical_hash");
-    int rc = 0;
-    if (!(json_is_null(path) || json_is_string(path)) || !json_is_string(canon) ||
-        !json_is_integer(hash)) {
-        rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "bad packed config: path or canonical form");
-    } else if ((json_is_string(path) && !(cfg->path = strdup(json_string_value(path)))) ||
-               !(cfg->canonical_json = strdup(json_string_value(canon)))) {
+    int rc = pm_cfg_wire_string_value(json_object_get(root, "path"), &cfg->path);
+    if (rc == 0 && (!json_is_string(canon) || !json_is_integer(hash)))
+        rc = PM_EINTERNAL;
+    if (rc == 0 && !(cfg->canonical_json = strdup(json_string_value(canon))))
+        rc = PM_ENOMEM;
+    if (rc == PM_ENOMEM)
         rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
-    } else {
+    else if (rc < 0)
+        rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "bad packed config: path or canonical form");
+    if (rc == 0) {
         cfg->canonical_hash = (uint64_t)json_integer_value(hash);
         rc = pm_cfg_unpack(&pm_config_schema, cfg, json_object_get(root, "keys"), err);
     }

@@ -181,6 +181,12 @@ json_t *pm_cfg_canonical(const pm_cfg_schema_t *s, const void *top);
 json_t *pm_cfg_pack(const pm_cfg_schema_t *s, const void *top);
 int pm_cfg_unpack(const pm_cfg_schema_t *s, void *top, const json_t *j, pm_error_t *err);
 
+/* Wire strings: a C string as JSON (new reference; NULL = out of memory),
+ * as a JSON string when it is UTF-8 and as {"hex": "..."} when not, so any
+ * bytes travel; and back (0, PM_EINTERNAL when j is neither, PM_ENOMEM). */
+json_t *pm_cfg_wire_string(const char *s);
+int pm_cfg_wire_string_value(const json_t *j, char **out);
+
 /* Release everything the rows own and zero those fields. Accepts a zeroed or
  * partly parsed struct. */
 void pm_cfg_free(const pm_cfg_schema_t *s, void *top);

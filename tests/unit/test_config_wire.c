@@ -192,6 +192,49 @@ START_TEST(test_overrides_travel)
 }
 END_TEST
 
+/* Paths are bytes: a config file or ${VAR} value that is not UTF-8 must still
+ * reach the other ranks (it used to fail the pack, reported as out of memory). */
+START_TEST(test_non_utf8_paths_travel)
+{
+    setenv("PM_WIRE_LATIN1", "/data/caf\xe9", 1);
+    const char *json = "{\"name\": \"n\", \"components\": [{\"name\": \"A\", \"paths\": "
+                       "[\"${PM_WIRE_LATIN1}/a\", \"b\"], \"epochs\": 1}], "
+                       "\"output\": {\"dir\": \"${PM_WIRE_LATIN1}/out\"}}";
+    pm_config_t a, b;
+    pm_error_t err;
+    ck_assert_int_eq(pm_config_load_string(&a, json, "/etc/pile\xff/c.json", &err), 0);
+    ck_assert_str_eq(a.components[0].paths[1], "/etc/pile\xff/b");
+    round_trip(&a, "latin-1");
+    char *packed = pm_config_pack(&a);
+    ck_assert_ptr_nonnull(packed);
+    ck_assert_ptr_nonnull(strstr(packed, "\"hex\""));
+    ck_assert_int_eq(pm_config_unpack(&b, packed, &err), 0);
+    free(packed);
+    ck_assert_str_eq(b.path, "/etc/pile\xff/c.json");
+    ck_assert_str_eq(b.out_dir, "/data/caf\xe9/out");
+    ck_assert_str_eq(b.components[0].paths[0], "/data/caf\xe9/a");
+    pm_config_close(&a);
+    pm_config_close(&b);
+    unsetenv("PM_WIRE_LATIN1");
+
+    /* Malformed hex is refused, never decoded into something else. */
+    static const char *bad[] = {"{\"hex\": \"6\"}",
+                                "{\"hex\": \"6z\"}",
+                                "{\"hex\": \"6100\"}",
+                                "{\"hex\": \"6A\"}",
+                                "{\"hex\": 1}",
+                                "{}",
+                                "1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+        char *out = (char *)"untouched";
+        ck_assert_msg(pm_cfg_wire_string_value(j, &out) == PM_EINTERNAL, "%s accepted", bad[i]);
+        ck_assert_ptr_null(out);
+        json_decref(j);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_packed_refused)
 {
     pm_config_t a, b;
@@ -248,6 +291,7 @@ int main(void)
     tcase_add_test(tc, test_every_row);
     tcase_add_test(tc, test_full_config_round_trips);
     tcase_add_test(tc, test_overrides_travel);
+    tcase_add_test(tc, test_non_utf8_paths_travel);
     tcase_add_test(tc, test_bad_packed_refused);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
