@@ -139,3 +139,24 @@ const char *pm_strerror(int code)
     default: return "unknown error";
     }
 }
+
+/* Least severe first: index = severity - 1. See error.h for the reasons. */
+static const int by_severity[] = {PM_EUSAGE, PM_ECONFIG, PM_ESTATE,   PM_EDATA,
+                                  PM_EIO,    PM_ENOMEM,  PM_EINTERNAL};
+#define N_SEVERITIES ((int)(sizeof by_severity / sizeof by_severity[0]))
+
+int pm_error_severity(int code)
+{
+    for (int i = 0; i < N_SEVERITIES; i++)
+        if (by_severity[i] == code)
+            return i + 1;
+    /* An unknown negative code is still a failure: treat it as a bug. */
+    return code < 0 ? N_SEVERITIES : 0;
+}
+
+int pm_error_of_severity(int severity)
+{
+    if (severity <= 0)
+        return 0;
+    return by_severity[(severity > N_SEVERITIES ? N_SEVERITIES : severity) - 1];
+}

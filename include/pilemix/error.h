@@ -21,7 +21,15 @@
  *   - a jansson builder (json_pack, json_array_append_new, json_dumps, ...)
  *     is checked like any call: NULL or -1 becomes PM_ENOMEM (or, when the
  *     cause is a bad value such as a string that is not UTF-8,
- *     PM_EINTERNAL with what it was), never a silently missing entry. */
+ *     PM_EINTERNAL with what it was), never a silently missing entry.
+ *
+ * Severity: when several ranks (or steps) fail with different codes, the one
+ * reported is the most severe, in this order, most severe first:
+ *   PM_EINTERNAL, PM_ENOMEM, PM_EIO, PM_EDATA, PM_ESTATE, PM_ECONFIG, PM_EUSAGE
+ * A bug or a resource failure explains the others better than the reverse,
+ * and the job failures (exit 1) all rank above the usage/config/state errors
+ * (exit 2), so e.g. an I/O error on one rank and a config error on another
+ * always give exit 1, whatever the timing. */
 #ifndef PILEMIX_ERROR_H
 #define PILEMIX_ERROR_H
 
@@ -101,6 +109,13 @@ _Noreturn void pm_error_abort_unfilled(const pm_error_t *err, const char *file, 
     (pm_error_fill_missing((err), (code)) ? (void)0                                                \
                                           : pm_error_abort_unfilled((err), __FILE__, __LINE__))
 #endif
+/* Severity of a code: 0 for success (and any code >= 0), then 1 for
+ * PM_EUSAGE up to 7 for PM_EINTERNAL (the order above); a negative code that
+ * is no PM_E* counts as PM_EINTERNAL. */
+int pm_error_severity(int code);
+
+/* The code of a severity (the inverse of pm_error_severity; 0 for 0). */
+int pm_error_of_severity(int severity);
 
 /* Forward a failing call's code. */
 #define PM_TRY(expr)                                                                               \

@@ -1,5 +1,6 @@
 #include "dispatch.h"
 
+#include "agree.h"
 #include "pilemix/error.h"
 
 #include <string.h>
@@ -141,11 +142,5 @@ int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
         uint32_t item;
         pm_dispatch_next(d, &r, &item);
     }
-    /* PM_E* codes are negative: the minimum is the first in the enum order,
-     * which is fine as "some failure"; 0 only when every rank is 0. */
-    int agreed = 0;
-    MPI_Request req;
-    MPI_Iallreduce(&my_status, &agreed, 1, MPI_INT, MPI_MIN, d->comm, &req);
-    pm_mpi_quiet_wait(&req);
-    return agreed;
+    return pm_mpi_agree(my_status, d->comm);
 }

@@ -3,6 +3,7 @@
  * finishes (accounting check, manifest, sums, summary). See DESIGN 2. */
 #include "run.h"
 
+#include "agree.h"
 #include "dispatch.h"
 #include "progress.h"
 #include "pilemix/fault.h"
@@ -158,9 +159,7 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     if (rc < 0)
         report(r->rank, rc, err);
     /* Every rank goes on to the scatter, or none does. */
-    int agreed;
-    MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
-    pm_mpi_quiet_wait(&req);
+    int agreed = pm_mpi_agree(rc, MPI_COMM_WORLD);
     if (agreed < 0 && rc == 0)
         peer_failed(err, agreed);
     return agreed;
@@ -376,12 +375,9 @@ static int open_spills(run_t *r, pm_error_t *err)
         }
     }
     pm_buf_free(&path);
-    int agreed = 0;
     if (rc < 0)
         report(r->rank, rc, err);
-    MPI_Request req;
-    MPI_Iallreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
-    pm_mpi_quiet_wait(&req);
+    int agreed = pm_mpi_agree(rc, MPI_COMM_WORLD);
     if (agreed < 0)
         return rc < 0 ? agreed : peer_failed(err, agreed);
     MPI_Allreduce(MPI_IN_PLACE, r->bucket_records, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);

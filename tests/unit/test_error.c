@@ -1,5 +1,7 @@
-/* error.h: the record, its one-line format, and the check that a failing
- * call filled it (pm_error_fill_missing, behind PM_ERROR_CHECK). */
+/* error.h: the record, its one-line format (offsets, truncation), code
+ * names, PM_TRY, the check that a failing call filled the record
+ * (pm_error_fill_missing, behind PM_ERROR_CHECK), and the documented
+ * severity order ranks agree on. */
 #include "pilemix/error.h"
 
 #include "test_util.h"
@@ -117,6 +119,205 @@ START_TEST(test_check_aborts_in_debug)
 }
 END_TEST
 
+static int forward(int rc, int *reached)
+{
+    PM_TRY(rc);
+    *reached = 1;
+    return 0;
+}
+
+START_TEST(test_set_fills_and_returns_code)
+{
+    pm_error_t err;
+    memset(&err, 0x5a, sizeof err); /* garbage: set must not rely on a cleared record */
+    int rc = pm_error_set(&err, PM_EIO, "a/b.jsonl", 12, "cannot read: %s (%d)", "EIO", 5);
+    ck_assert_int_eq(rc, PM_EIO);
+    ck_assert_int_eq(err.code, PM_EIO);
+    ck_assert_str_eq(err.file, "a/b.jsonl");
+    ck_assert_uint_eq(err.line, 12);
+    ck_assert_uint_eq(err.column, 0); /* reset */
+    ck_assert_int_eq(err.offset, -1); /* reset: unknown */
+    ck_assert_str_eq(err.msg, "cannot read: EIO (5)");
+
+    /* No file: empty, not stale. */
+    rc = pm_error_set(&err, PM_ECONFIG, NULL, 0, "x");
+    ck_assert_int_eq(rc, PM_ECONFIG);
+    ck_assert_str_eq(err.file, "");
+    ck_assert_uint_eq(err.line, 0);
+
+    /* A NULL record: the code is still returned. */
+    ck_assert_int_eq(pm_error_set(NULL, PM_EDATA, "f", 1, "m"), PM_EDATA);
+}
+END_TEST
+
+START_TEST(test_clear)
+{
+    pm_error_t err;
+    pm_error_set(&err, PM_EIO, "f", 3, "m");
+    err.column = 4;
+    err.offset = 99;
+    pm_error_clear(&err);
+    ck_assert_int_eq(err.code, 0);
+    ck_assert_str_eq(err.file, "");
+    ck_assert_str_eq(err.msg, "");
+    ck_assert_uint_eq(err.line, 0);
+    ck_assert_uint_eq(err.column, 0);
+    ck_assert_int_eq(err.offset, -1);
+    pm_error_clear(NULL); /* accepted */
+}
+END_TEST
+
+START_TEST(test_set_truncates_long_file_and_message)
+{
+    pm_error_t err;
+    char file[PM_ERROR_FILE_MAX * 2], msg[PM_ERROR_MSG_MAX * 2];
+    memset(file, 'f', sizeof file - 1);
+    file[sizeof file - 1] = '\0';
+    memset(msg, 'm', sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    pm_error_set(&err, PM_EIO, file, 1, "%s", msg);
+    ck_assert_uint_eq(strlen(err.file), PM_ERROR_FILE_MAX - 1);
+    ck_assert_uint_eq(strlen(err.msg), PM_ERROR_MSG_MAX - 1);
+    ck_assert(strncmp(err.file, file, PM_ERROR_FILE_MAX - 1) == 0);
+    ck_assert(strncmp(err.msg, msg, PM_ERROR_MSG_MAX - 1) == 0);
+
+    /* The formatted line of a record at both limits is cut, NUL-terminated,
+     * to the caller's buffer. */
+    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(&err, line, sizeof line);
+    ck_assert_uint_eq(strlen(line), strlen(err.file) + strlen(":1: ") + strlen(err.msg));
+}
+END_TEST
+
+static void fmt(const pm_error_t *err, const char *want)
+{
+    char out[256];
+    memset(out, 'x', sizeof out);
+    pm_error_format(err, out, sizeof out);
+    ck_assert_str_eq(out, want);
+}
+
+START_TEST(test_format_parts)
+{
+    pm_error_t err;
+    pm_error_set(&err, PM_EDATA, "d/x.jsonl", 302, "bad record");
+    fmt(&err, "d/x.jsonl:302: bad record");
+    err.column = 9;
+    fmt(&err, "d/x.jsonl:302:9: bad record");
+    err.offset = 4096;
+    fmt(&err, "d/x.jsonl:302:9: bad record (byte 4096)");
+    err.offset = 0; /* byte 0 is a known offset */
+    fmt(&err, "d/x.jsonl:302:9: bad record (byte 0)");
+
+    /* A column without a line is not shown (it would read as a line). */
+    pm_error_set(&err, PM_EIO, "y.zst", 0, "corrupt");
+    err.column = 5;
+    err.offset = 77;
+    fmt(&err, "y.zst: corrupt (byte 77)");
+
+    /* No file: the message alone. */
+    pm_error_set(&err, PM_ECONFIG, NULL, 7, "output.dir: missing");
+    fmt(&err, "output.dir: missing");
+
+    /* No message: the code's name. */
+    pm_error_set(&err, PM_ENOMEM, NULL, 0, "%s", "");
+    fmt(&err, "out of memory");
+    pm_error_set(&err, PM_EIO, "f", 2, "%s", "");
+    fmt(&err, "f:2: I/O error");
+
+    /* Offsets and line numbers beyond 32 bits print whole. */
+    pm_error_set(&err, PM_EDATA, "big", 5000000000ull, "m");
+    err.offset = 9000000000ll;
+    fmt(&err, "big:5000000000: m (byte 9000000000)");
+}
+END_TEST
+
+START_TEST(test_format_truncation)
+{
+    pm_error_t err;
+    pm_error_set(&err, PM_EDATA, "file.jsonl", 12, "a message");
+    err.offset = 123456;
+    const char *full = "file.jsonl:12: a message (byte 123456)";
+    for (size_t size = 1; size <= strlen(full) + 1; size++) {
+        char out[64];
+        memset(out, 'x', sizeof out);
+        pm_error_format(&err, out, size);
+        /* Always NUL-terminated inside the buffer, and a prefix of the line. */
+        ck_assert_uint_eq(strlen(out), size - 1);
+        ck_assert(strncmp(out, full, size - 1) == 0);
+        ck_assert(out[size] == 'x'); /* nothing written past the buffer */
+    }
+    char out[4] = {'x', 'x', 'x', 'x'};
+    pm_error_format(&err, out, 0); /* nothing written at all */
+    ck_assert(out[0] == 'x');
+    pm_error_format(NULL, out, sizeof out);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    ck_assert_str_eq(pm_strerror(PM_OK), "success");
+    ck_assert_str_eq(pm_strerror(PM_EIO), "I/O error");
+    ck_assert_str_eq(pm_strerror(PM_EDATA), "bad input data");
+    ck_assert_str_eq(pm_strerror(PM_ECONFIG), "config error");
+    ck_assert_str_eq(pm_strerror(PM_ENOMEM), "out of memory");
+    ck_assert_str_eq(pm_strerror(PM_EUSAGE), "usage error");
+    ck_assert_str_eq(pm_strerror(PM_EINTERNAL), "internal error (a pilemix bug)");
+    ck_assert_str_eq(pm_strerror(PM_ESTATE), "directory state error");
+    ck_assert_str_eq(pm_strerror(-99), "unknown error");
+}
+END_TEST
+
+START_TEST(test_try_forwards)
+{
+    int reached = 0;
+    ck_assert_int_eq(forward(PM_EDATA, &reached), PM_EDATA);
+    ck_assert_int_eq(reached, 0);
+    ck_assert_int_eq(forward(0, &reached), 0);
+    ck_assert_int_eq(reached, 1);
+    reached = 0;
+    ck_assert_int_eq(forward(5, &reached), 0); /* positive is not a failure */
+    ck_assert_int_eq(reached, 1);
+}
+END_TEST
+
+/* The documented order (error.h, README), most severe first. */
+static const int order[] = {PM_EINTERNAL, PM_ENOMEM,  PM_EIO,   PM_EDATA,
+                            PM_ESTATE,    PM_ECONFIG, PM_EUSAGE};
+#define N_ORDER (sizeof order / sizeof order[0])
+
+START_TEST(test_severity_order)
+{
+    ck_assert_int_eq(pm_error_severity(0), 0);
+    for (size_t i = 0; i < N_ORDER; i++) {
+        int s = pm_error_severity(order[i]);
+        ck_assert_int_gt(s, 0);
+        ck_assert_int_eq(pm_error_of_severity(s), order[i]);
+        for (size_t j = i + 1; j < N_ORDER; j++)
+            ck_assert_msg(s > pm_error_severity(order[j]), "%s must outrank %s",
+                          pm_strerror(order[i]), pm_strerror(order[j]));
+    }
+    ck_assert_int_eq(pm_error_of_severity(0), 0);
+    /* An unknown failure code is still a failure, and ranks as a bug. */
+    ck_assert_int_eq(pm_error_severity(-99), pm_error_severity(PM_EINTERNAL));
+    ck_assert_int_eq(pm_error_severity(3), 0);
+}
+END_TEST
+
+/* Every job failure (exit 1) outranks every usage/config/state error
+ * (exit 2): an I/O error on one rank and a config error on another is exit 1
+ * whichever came first. */
+START_TEST(test_severity_job_failures_outrank_exit_2)
+{
+    const int exit1[] = {PM_EINTERNAL, PM_ENOMEM, PM_EIO, PM_EDATA};
+    const int exit2[] = {PM_ESTATE, PM_ECONFIG, PM_EUSAGE};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++)
+            ck_assert_int_gt(pm_error_severity(exit1[i]), pm_error_severity(exit2[j]));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("error");
@@ -125,6 +326,15 @@ int main(void)
     tcase_add_test(tc, test_set_position);
     tcase_add_test(tc, test_fill_missing);
     tcase_add_test(tc, test_check_aborts_in_debug);
+    tcase_add_test(tc, test_set_fills_and_returns_code);
+    tcase_add_test(tc, test_clear);
+    tcase_add_test(tc, test_set_truncates_long_file_and_message);
+    tcase_add_test(tc, test_format_parts);
+    tcase_add_test(tc, test_format_truncation);
+    tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_try_forwards);
+    tcase_add_test(tc, test_severity_order);
+    tcase_add_test(tc, test_severity_job_failures_outrank_exit_2);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
 }
