@@ -249,7 +249,7 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             if (rc == 0 && poll)
                 rc = poll(poll_ctx, 0);
             out->passes++;
-            pm_fault_hit("gather-pass");
+            rc = rc ? rc : pm_fault_hit("gather-pass", file, err);
             /* Give memory back between passes so a big bucket does not pin
              * its arena for the rest of the file. */
             if (c.mem.arena.cap > (in->budget_bytes ? in->budget_bytes : 0)) {

@@ -168,7 +168,8 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
             break;
         }
         st->lines++;
-        pm_fault_hit("scatter-record");
+        if ((rc = pm_fault_hit("scatter-record", t->task, err)) < 0)
+            break;
         bytes_since_poll += line.len;
         if (poll && (++since_poll >= POLL_EVERY_RECORDS || bytes_since_poll >= POLL_EVERY_BYTES)) {
             since_poll = 0;

@@ -1,29 +1,74 @@
-/* Test-only fault injection: make one rank die at a named point.
+/* Test-only fault injection: make a run fail at a named, deterministic place.
  *
- * PILEMIX_FAULT="POINT:N[:RANK]" makes the rank RANK (default 0) kill itself
- * with SIGKILL, exactly as `kill -9` would, when it reaches POINT for the
- * N-th time (1-based). Points:
- *   scatter-record  after each record a rank's scatter reads
- *   scatter-task    after a rank commits a scatter task
- *   gather-pass     after each bucket pass of a gather (mid-file)
- *   gather-file     after a rank finishes an output file
- *   finish          on rank 0 before the manifest is written
- * Unset (the normal case) costs one branch per call. */
+ * PILEMIX_FAULT holds one or more faults separated by ';' or ','. A fault is
+ * a point followed by ':'-separated fields:
+ *
+ *   FAULT  = POINT { ":" FIELD }
+ *   FIELD  = "task=" N | "file=" N | "n=" N | "rank=" R | ACTION
+ *   ACTION = "kill" | "stop" | "eio" | "edata" | "econfig" | "estate" | "enomem" | "einternal"
+ *
+ * Points, and the place a fault can name (task = input file index of the
+ * plan, file = output file index: train shards, then val, then test):
+ *   setup           every rank, once, when the config and plan are shared
+ *   scatter-start   every rank, once, before it asks for its first task
+ *   scatter-record  task=T: after each record read from task T
+ *   scatter-task    task=T: after task T is committed
+ *   spill-open      task=T: every rank, before it opens task T's spill
+ *   gather-start    every rank, once, before it asks for its first output file
+ *   gather-pass     file=F: after each bucket pass of output file F
+ *   gather-file     file=F: after output file F is committed
+ *   finish          rank 0, once, before the manifest is written
+ *
+ * A fault fires at the n-th (default 1st) hit of its point at its place, on
+ * whichever rank gets there: a task or an output file is handled by one rank,
+ * so "the 5th record of task 3" is the same event at any rank count and under
+ * any schedule. rank=R limits a fault to rank R; use it only with points that
+ * every rank passes (setup, scatter-start, spill-open, gather-start), as which rank runs a
+ * task is decided at run time. Without task=/file=, a fault counts the hits of
+ * its point at every place.
+ *
+ * Actions: kill (the default) prints "pilemix: PILEMIX_FAULT: killing pid P
+ * (rank R) at PLACE" and sends itself SIGKILL, exactly as `kill -9` would;
+ * stop prints "... stopping pid P ..." and sends itself SIGSTOP, so a test can
+ * act at a known moment (then SIGCONT or SIGKILL it); the error actions make
+ * pm_fault_hit return that PM_E* code with the message "injected fault at
+ * PLACE (ACTION)", which the run then reports and handles like any other error.
+ *
+ * Examples: "scatter-record:task=3:n=5", "gather-pass:file=1:n=2:eio",
+ * "scatter-start:rank=0:eio;scatter-start:rank=1:econfig", "finish:stop".
+ *
+ * A malformed PILEMIX_FAULT is a usage error (a typo must not silently turn a
+ * fault test into a clean run). Unset (the normal case), a hit costs one
+ * branch. Not thread-safe: points are hit from the rank's main thread. */
 #ifndef PILEMIX_FAULT_H
 #define PILEMIX_FAULT_H
+
+#include "pilemix/error.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The place argument of a point that names none. */
+#define PM_FAULT_NOWHERE ((int64_t)-1)
+
 extern bool pm_fault_armed;
 
-void pm_fault_init(int rank);
-void pm_fault_hit_slow(const char *point);
+/* Parse PILEMIX_FAULT for this rank: 0 (armed or not), or PM_EUSAGE with err
+ * filled when the variable is malformed. */
+int pm_fault_init(int rank, pm_error_t *err);
 
-static inline void pm_fault_hit(const char *point)
+/* Parse spec as PILEMIX_FAULT would be (NULL or "" disarms); for tests. */
+int pm_fault_configure(const char *spec, int rank, pm_error_t *err);
+
+int pm_fault_hit_slow(const char *point, int64_t where, pm_error_t *err);
+
+/* Reached point at place where (a task or file index, or PM_FAULT_NOWHERE):
+ * 0 to go on, or an injected PM_E* code with err filled. */
+static inline int pm_fault_hit(const char *point, int64_t where, pm_error_t *err)
 {
-    if (pm_fault_armed)
-        pm_fault_hit_slow(point);
+    if (!pm_fault_armed)
+        return 0;
+    return pm_fault_hit_slow(point, where, err);
 }
 
 #endif

@@ -156,6 +156,7 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     }
     if (rc == 0 && pm_totals_init(&r->totals, r->cfg.n_components, pm_layout_files(&r->layout)) < 0)
         rc = pm_error_nomem(err);
+    rc = rc ? rc : pm_fault_hit("setup", PM_FAULT_NOWHERE, err);
     if (rc < 0)
         report(r->rank, rc, err);
     /* Every rank goes on to the scatter, or none does. */
@@ -249,6 +250,11 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
                           r->opts->progress_secs);
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, ph->max_rejected);
     int rc = r->rank == 0 ? 0 : status;
+    if (rc == 0) { /* "scatter-start", "gather-start" */
+        char point[32];
+        snprintf(point, sizeof point, "%s-start", ph->name);
+        rc = pm_fault_hit(point, PM_FAULT_NOWHERE, err);
+    }
     pm_item_report_t last = {0, -1, 0, 0};
     uint32_t item;
     while (rc == 0 && pm_dispatch_next(&r->dispatch, &last, &item) > 0)
@@ -273,8 +279,7 @@ static int scatter_item(run_t *r, void *ctx, uint32_t task, pm_item_report_t *re
     pm_task_stats_t st;
     PM_TRY(pm_scatter_task(&r->job, task, c->arena, &c->staging, &st, poll_cb, r, err));
     *rep = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
-    pm_fault_hit("scatter-task");
-    return 0;
+    return pm_fault_hit("scatter-task", task, err);
 }
 
 static int scatter(run_t *r, pm_error_t *err)
@@ -353,7 +358,8 @@ static int open_spills(run_t *r, pm_error_t *err)
             rc = pm_error_nomem(err);
             break;
         }
-        if ((rc = pm_spill_reader_open(&r->spills[t], path.data, err)) < 0)
+        if ((rc = pm_fault_hit("spill-open", (int64_t)t, err)) < 0 ||
+            (rc = pm_spill_reader_open(&r->spills[t], path.data, err)) < 0)
             break;
         if (pm_spill_reader_buckets(r->spills[t]) != nb) {
             rc = pm_error_set(err, PM_ESTATE, path.data, 0,
@@ -424,7 +430,7 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     pm_gather_out_t out = {.comp_docs = c->comp_docs, .comp_dups = c->comp_dups};
     PM_TRY(pm_gather_file(&c->in, file, &out, poll_cb, r, err));
     PM_TRY(pm_state_save_file_result(&r->job, file, &out, err));
-    pm_fault_hit("gather-file");
+    PM_TRY(pm_fault_hit("gather-file", file, err));
     pm_totals_add_file(&r->totals, &r->layout, file, &out);
     *rep = (pm_item_report_t){0, file, (int64_t)out.result.raw_bytes, 0};
     return 0;
@@ -491,7 +497,7 @@ static int gather(run_t *r, pm_error_t *err)
 
 static int finish(run_t *r, pm_error_t *err)
 {
-    pm_fault_hit("finish");
+    PM_TRY(pm_fault_hit("finish", PM_FAULT_NOWHERE, err));
     pm_task_stats_t all;
     memset(&all, 0, sizeof all);
     for (size_t c = 0; c < r->cfg.n_components; c++)
@@ -563,15 +569,15 @@ int pm_run(const pm_run_opts_t *opts)
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r.size);
     pm_state_init(&r.state);
-    pm_fault_init(r.rank);
     raise_fd_limit();
     r.t_start = pm_now();
     pm_error_t err;
     pm_error_clear(&err);
     r.err = &err;
-    int rc = 0;
+    /* Every rank reads the same PILEMIX_FAULT; rank 0 reports a bad one. */
+    int rc = pm_fault_init(r.rank, &err);
     if (r.rank == 0) {
-        rc = prepare(&r, &err);
+        rc = rc ? rc : prepare(&r, &err);
         if (rc < 0)
             report(0, rc, &err);
     }

@@ -4,6 +4,10 @@
 #   same_output A B    byte-compare two output dirs (every file), fail loudly if not
 #   expect_fail CODE PATTERN CMD...   run CMD, require exit CODE and PATTERN on stderr
 #   make_corpus DIR SEED SIZE         generate a small Pile-like corpus
+#   ok / not_ok / skip MSG            one result line each; finish prints the counts and
+#                                     exits 77 (meson: SKIP) when every case was skipped
+#   fault_killed RC LOG PLACE [RANK]  the run ended because PILEMIX_FAULT killed a rank
+#   wait_stopped LOG                  wait until a rank stopped itself (PILEMIX_FAULT ...:stop)
 set -eu
 : "${PILEMIX:?}" "${PMCHECK:?}" "${GENCORPUS:?}"
 base=${PM_TEST_TMP:-/tmp}
@@ -17,11 +21,17 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 fails=0
 passes=0
+skips=0
 ok() { passes=$((passes + 1)); echo "ok - $*"; }
 not_ok() { fails=$((fails + 1)); echo "not ok - $*"; }
+# A case that cannot run here: never counted as a pass.
+skip() { skips=$((skips + 1)); echo "skip - $*"; }
 finish() {
-    echo "$passes passed, $fails failed"
-    [ "$fails" -eq 0 ]
+    echo "$passes passed, $fails failed, $skips skipped"
+    [ "$fails" -eq 0 ] || return 1
+    if [ "$passes" -eq 0 ] && [ "$skips" -gt 0 ]; then
+        exit 77 # the automake/meson convention for "skipped"
+    fi
 }
 
 pm() {
@@ -79,4 +89,44 @@ write_config() {
   "run": {"on_bad_record": "skip"$extra_run}
 }
 JSON
+}
+
+# fault_killed RC LOG PLACE [RANK]: the run that exited RC, its stderr in LOG,
+# ended because PILEMIX_FAULT killed a rank (RANK, default any) at PLACE (an
+# ERE for what fault.c prints after "at ", e.g. 'scatter-task:task=4:n=1'):
+# the fault's line is there, and the exit status is mpirun's (or the shell's)
+# for a process killed by SIGKILL, 128 + 9.
+fault_killed() {
+    local rc=$1 log=$2 place=$3 rank=${4:-[0-9]+}
+    if ! grep -qE "^pilemix: PILEMIX_FAULT: killing pid [0-9]+ \(rank $rank\) at $place\$" "$log"; then
+        echo "no 'PILEMIX_FAULT: killing ... (rank $rank) at $place' line in $log:" >&2
+        cat "$log" >&2
+        return 1
+    fi
+    if [ "$rc" -ne 137 ]; then
+        echo "the run exited $rc, not 137 (a rank killed by SIGKILL)" >&2
+        return 1
+    fi
+}
+
+# wait_stopped LOG: wait until a rank has printed "PILEMIX_FAULT: stopping pid
+# P" into LOG and P is in the stopped state; sets stopped_pid. Polls a
+# condition (up to 2 minutes), never a fixed delay.
+wait_stopped() {
+    local log=$1 pid="" state="" i
+    stopped_pid=""
+    for i in $(seq 1 2400); do
+        [ -n "$pid" ] || pid=$(sed -n 's/^pilemix: PILEMIX_FAULT: stopping pid \([0-9]*\) .*/\1/p' "$log" | head -n 1)
+        if [ -n "$pid" ]; then
+            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+            if [ "$state" = T ]; then
+                stopped_pid=$pid
+                return 0
+            fi
+        fi
+        sleep 0.05
+    done
+    echo "no rank stopped itself (log: $log, pid '$pid', state '$state')" >&2
+    cat "$log" >&2
+    return 1
 }

@@ -622,7 +622,7 @@ io_job() { # RD NAME NP
 }
 for name in $io_cases; do
     if [ "$have_shim" -ne 1 ]; then
-        ok "$name (skip): skipped: no C compiler for the I/O shim"
+        skip "$name (skip): no C compiler for the I/O shim"
     elif ! io_job "$T/io/$name.skip" "$name" 1; then
         not_ok "$name (skip): the I/O shim never fired (does the reader still use open() and read()?)"
     elif [ "$job_rc" -ne 0 ]; then
@@ -640,7 +640,7 @@ for name in $bad_cases; do
     parse_expected "$name"
     if [ -n "$exp_io" ]; then
         if [ "$have_shim" -ne 1 ]; then
-            ok "$name (fail): skipped: no C compiler for the I/O shim"
+            skip "$name (fail): no C compiler for the I/O shim"
             continue
         fi
         if ! io_job "$rd" "$name" solo; then
@@ -776,7 +776,7 @@ for policy in fail skip; do
     chmod 700 "$T"
     case $how in
     "") not_ok "plan-time: unreadable file, on_bad_file $policy" ;;
-    skipped) ok "plan-time: unreadable file: skipped: running as root without setpriv or a C compiler" ;;
+    skipped) skip "plan-time: unreadable file: running as root without setpriv or a C compiler" ;;
     *) ok "plan-time: unreadable file ($how), on_bad_file $policy: exit 2 naming it" ;;
     esac
 done
@@ -808,11 +808,16 @@ untouched() {
         [ "$(cat "$K/victim")" = victim ] &&
         [ "$(stat -c %Y "$K/victim")" = "$(stat -c %Y "$K/elsewhere/canary")" ]
 }
-# Leave an interrupted run behind (killed after its first scatter task).
+# Leave an interrupted run behind (killed after its first scatter task; one
+# rank, so "the first task committed" is deterministic).
 interrupted() {
     rm -rf "$K/o" "$K/o.work"
-    PILEMIX_FAULT=scatter-task:1:0 pm1 run "$K/c.json" --progress 0 >/dev/null 2>&1 || true
-    [ -e "$K/o.work/state.json" ] || echo "could not leave an interrupted run behind" >&2
+    local rc=0
+    PILEMIX_FAULT=scatter-task:n=1 pm1 run "$K/c.json" --progress 0 >/dev/null 2>"$K/interrupted.log" || rc=$?
+    if ! fault_killed "$rc" "$K/interrupted.log" 'scatter-task:task=[0-9]+:n=1' 0 ||
+        [ ! -e "$K/o.work/state.json" ]; then
+        not_ok "containment: could not leave an interrupted run behind"
+    fi
 }
 plant() { # RELPATH-under-K TARGET
     rm -rf "${K:?}/$1"

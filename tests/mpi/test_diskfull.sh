@@ -50,9 +50,8 @@ trap cleanup EXIT
 fsize_ok=0
 if (ulimit -f 64 && [ "$(ulimit -f)" = 64 ]) 2>/dev/null; then fsize_ok=1; fi
 if [ "$method" = fsize ] && [ "$fsize_ok" -ne 1 ]; then
-    echo "ok - skipped: cannot mount a tmpfs (even with unshare -m) nor set RLIMIT_FSIZE here"
-    finish
-    exit 0
+    skip "cannot mount a tmpfs (even with unshare -m) nor set RLIMIT_FSIZE here"
+    finish # exits 77: meson reports SKIP
 fi
 echo "# method: $method${PM_DISKFULL_NS:+ (in a private mount namespace: $PM_DISKFULL_NS)}"
 

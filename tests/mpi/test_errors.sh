@@ -103,26 +103,76 @@ printf 'not zstd at all\n' >"$T/d/b/y.jsonl.zst"
 if expect_fail 1 'y\.jsonl\.zst' pm 1 run "$T/c.json" --force --progress 0; then ok "non-zstd .zst fails naming the file"; else not_ok "non-zstd"; fi
 cp "$T/y.keep" "$T/d/b/y.jsonl.zst"
 
-# A killed rank ends the job (non-zero, no hang). Rank 1 may, rarely, get
-# too little of the work to reach its 50th record: try again then.
-for attempt in 1 2 3 4 5; do
+# A killed rank ends the job (exit 137 from mpirun, no hang), and it is the
+# injected kill that ends it. Tasks: 0 = d/a/x.jsonl, 1 = d/b/y.jsonl.zst,
+# 2-5 = d/b/z1-4.jsonl (plan order); rank=1 at a point every rank passes.
+for fault in "scatter-record:task=0:n=50 scatter-record:task=0:n=50 [0-9]+" \
+    "scatter-start:rank=1 scatter-start:n=1 1"; do
+    read -r f place rank <<<"$fault"
     rc=0
-    PILEMIX_FAULT=scatter-record:50:1 pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>&1 || rc=$?
-    [ "$rc" -ne 0 ] && break
-    echo "# fault point not reached on attempt $attempt; again"
+    PILEMIX_FAULT=$f pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>"$T/kill.log" || rc=$?
+    if fault_killed "$rc" "$T/kill.log" "$place" "$rank"; then
+        ok "killed rank ($f): mpirun exits 137 after the injected kill, no hang"
+    else
+        not_ok "killed rank ($f): exit $rc"
+    fi
 done
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then ok "killed rank: job exits $rc, no hang"; else not_ok "killed rank: exit $rc"; fi
 
-# Two runs at once on the same work directory: the second is refused.
-PILEMIX_FAULT= pm 1 run "$T/c.json" --resume --progress 0 >/dev/null 2>&1 || true
+# Injected errors: the exit status of the code, the rank's error line.
+PILEMIX_FAULT=gather-pass:file=1:n=1:eio pm 2 run "$T/c.json" --force --progress 0 >/dev/null 2>"$T/e.log" && rc=0 || rc=$?
+if [ "$rc" -eq 1 ] && grep -qE '^pilemix: error( \(rank [0-9]\))?: injected fault at gather-pass:file=1:n=1 \(eio\)$' "$T/e.log" &&
+    ! ls "$T/o/train/1.jsonl.zst" >/dev/null 2>&1; then
+    ok "injected I/O error in a gather pass: exit 1, the error line, no final-named file 1"
+else
+    cat "$T/e.log"; not_ok "injected gather-pass eio: exit $rc"
+fi
+
+# Two ranks fail differently at the same point: the exit status follows the
+# documented severity (error.h), whichever rank has which error, and both
+# ranks' error lines are printed. The points end each phase where ranks
+# agree: setup, the scatter's dispatch, opening the spills, the gather's.
+severity_case() { # POINT CODE_RANK0 CODE_RANK1 EXPECTED_EXIT
+    local point=$1 c0=$2 c1=$3 want=$4 rc=0
+    PILEMIX_FAULT="$point:rank=0:$c0;$point:rank=1:$c1" pm 2 run "$T/c.json" --force --progress 0 \
+        >/dev/null 2>"$T/sev.log" || rc=$?
+    local pl=${point%%:*}
+    if [ "$rc" -eq "$want" ] &&
+        grep -qE "^pilemix: error: injected fault at $pl:.*\($c0\)\$" "$T/sev.log" &&
+        grep -qE "^pilemix: error \(rank 1\): injected fault at $pl:.*\($c1\)\$" "$T/sev.log"; then
+        ok "rank 0 $c0 + rank 1 $c1 at $point: exit $want, both error lines"
+    else
+        cat "$T/sev.log"
+        not_ok "rank 0 $c0 + rank 1 $c1 at $point: exit $rc (want $want)"
+    fi
+}
+for point in setup scatter-start spill-open:task=2 gather-start; do
+    # I/O (exit 1) outranks config (exit 2), in both assignments.
+    severity_case "$point" eio econfig 1
+    severity_case "$point" econfig eio 1
+done
+# Within a class the status is the same either way; these show that no
+# assignment hangs or loses a rank's line.
+severity_case scatter-start estate econfig 2
+severity_case scatter-start edata einternal 1
+
+# Two runs at once on the same work directory: the second is refused. The
+# first is stopped right after it took the lock (a stop fault), so it is
+# known to hold it when the second starts.
 rm -rf "$T/o" "$T/o.work"
-mkdir -p "$T/o.work"
-# Hold an fcntl write lock on the lock file as another run would (struct
-# flock on x86-64 Linux: short type, short whence, pad, off_t start, off_t len, pid).
-perl -e 'use Fcntl; open(my $f, ">>", $ARGV[0]) or die; my $l = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die "lock: $!"; sleep 30;' "$T/o.work/lock" &
-holder=$!
-sleep 1
-if expect_fail 2 'another pilemix run' pm 1 run "$T/c.json" --force --progress 0; then ok "concurrent run refused by the lock"; else not_ok "lock"; fi
-kill "$holder" 2>/dev/null || true
-wait "$holder" 2>/dev/null || true
+PILEMIX_FAULT=scatter-start:stop pm 1 run "$T/c.json" --force --progress 0 >/dev/null 2>"$T/first.log" &
+first=$!
+if wait_stopped "$T/first.log"; then
+    if expect_fail 2 'another pilemix run' pm 1 run "$T/c.json" --force --progress 0; then
+        ok "concurrent run refused by the lock the first run holds"
+    else
+        not_ok "lock"
+    fi
+    kill -KILL "$stopped_pid"
+else
+    not_ok "lock: the first run never stopped at scatter-start"
+    kill -KILL "$first" 2>/dev/null || true
+fi
+rc=0
+wait "$first" || rc=$?
+[ "$rc" -eq 137 ] || not_ok "lock: the first run exited $rc after its rank was killed, not 137"
 finish

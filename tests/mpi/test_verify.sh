@@ -2,7 +2,7 @@
 # `pilemix verify` passes on good output (1 and 3 ranks) and catches a flipped
 # byte, a truncated file, a missing file and an unexpected file, each with a
 # message naming the file; `stats` prints tables and JSON. Also: kill -9 of
-# mpirun itself mid-run, then --resume, gives the clean bytes.
+# mpirun itself at a known point mid-run, then --resume, gives the clean bytes.
 . "$(dirname "$0")/lib.sh"
 
 make_corpus "$T/data" 5 6M
@@ -58,31 +58,40 @@ else
     not_ok "stats"
 fi
 
-# kill -9 of mpirun and its ranks (as a scheduler ends a job step) in the
-# middle of a (slowed) run, then resume.
+# kill -9 of mpirun and its ranks (as a scheduler ends a job step) at a known
+# point: the rank that commits output file 1 stops itself there (a stop
+# fault), so the scatter is complete and file 1 committed, and the run cannot
+# finish before it is killed. Then resume on 3 ranks.
 rm -rf "$T/out" "$T/out.work"
-PILEMIX_TEST_GATHER_BYTES=20000 setsid timeout 300 mpirun --oversubscribe -np 2 "$PILEMIX" run "$T/cfg.json" --progress 0 \
-    </dev/null >/dev/null 2>&1 &
+PILEMIX_FAULT=gather-file:file=1:stop setsid timeout 300 mpirun --oversubscribe -np 2 "$PILEMIX" run "$T/cfg.json" --progress 0 \
+    </dev/null >/dev/null 2>"$T/stopped.log" &
 launcher=$!
-# Kill once the scatter has committed some work.
-for _ in $(seq 1 400); do
-    ls "$T/out.work/spill/"*.spill >/dev/null 2>&1 && break
-    sleep 0.05
-done
-kill -9 -- "-$launcher" 2>/dev/null || true
-# Open MPI puts ranks in their own process groups; a scheduler kills them all.
-pkill -9 -f "$PILEMIX run $T/cfg.json" 2>/dev/null || true
-wait "$launcher" 2>/dev/null || true
-for _ in $(seq 1 100); do
-    pgrep -f "$PILEMIX run $T/cfg.json" >/dev/null || break
-    sleep 0.1
-done
-if [ -d "$T/out.work" ] && pm 3 run "$T/cfg.json" --resume --progress 0 >"$T/resume.log" 2>&1 &&
-    same_output "$T/ref" "$T/out"; then
-    ok "kill -9 of mpirun, resumed on 3 ranks: identical ($(grep -o 'reused.*' "$T/resume.log" || echo 'nothing reused'))"
-elif [ ! -d "$T/out.work" ] && same_output "$T/ref" "$T/out"; then
-    ok "kill -9 of mpirun came after the run finished (nothing to resume)"
+if wait_stopped "$T/stopped.log"; then
+    kill -9 -- "-$launcher" 2>/dev/null || true
+    # Open MPI puts ranks in their own process groups; a scheduler kills them
+    # all. The stopped rank dies too (SIGKILL needs no SIGCONT).
+    pkill -9 -f "$PILEMIX run $T/cfg.json" 2>/dev/null || true
+    wait "$launcher" 2>/dev/null || true
+    for _ in $(seq 1 600); do
+        pgrep -f "$PILEMIX run $T/cfg.json" >/dev/null || break
+        sleep 0.05
+    done
+    ntasks=$(ls "$T/data"/*/*.jsonl* "$T/data"/*/*/*.jsonl* 2>/dev/null | wc -l)
+    if pgrep -f "$PILEMIX run $T/cfg.json" >/dev/null; then
+        not_ok "ranks survived kill -9"
+    elif [ -f "$T/out/manifest.json" ]; then
+        not_ok "the stopped run finished anyway"
+    elif pm 3 run "$T/cfg.json" --resume --progress 0 >"$T/resume.log" 2>&1 &&
+        same_output "$T/ref" "$T/out" &&
+        grep -qE "reused $ntasks of $ntasks scatter tasks and [1-9][0-9]* of" "$T/resume.log"; then
+        ok "kill -9 of mpirun after output file 1, resumed on 3 ranks: identical ($(grep -o 'reused.*' "$T/resume.log"))"
+    else
+        cat "$T/resume.log"; not_ok "resume after kill -9 of mpirun"
+    fi
 else
-    cat "$T/resume.log"; not_ok "resume after kill -9 of mpirun"
+    kill -9 -- "-$launcher" 2>/dev/null || true
+    pkill -9 -f "$PILEMIX run $T/cfg.json" 2>/dev/null || true
+    wait "$launcher" 2>/dev/null || true
+    not_ok "kill -9 of mpirun: no rank stopped at gather-file:file=1"
 fi
 finish
