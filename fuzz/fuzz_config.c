@@ -12,7 +12,13 @@
  *
  * The input is used up to its first NUL (the loader takes a C string). Two
  * environment variables are set for ${VAR} expansion: PM_FUZZ_DATA and
- * PM_FUZZ_EMPTY (empty, which the loader must refuse). */
+ * PM_FUZZ_EMPTY (empty, which the loader must refuse).
+ *
+ * With PM_FUZZ_REPORT=FILE set, each input appends one line to FILE: "ok"
+ * when it loaded (the round-trip oracles ran), "deep: " and the error when it
+ * is a JSON object the loader refused (the schema checks ran), else
+ * "shallow: " and the error. jobs/fuzz.sh replays the seeds this way: too few
+ * deep ones, or a good_* seed that no longer loads, fails it. */
 #include "pilemix/config.h"
 #include "pilemix/config_schema.h"
 #include "pilemix/config_wire.h"
@@ -27,6 +33,7 @@
 #define ORIGIN "/fuzz/dir/config.json"
 
 static const char *cur_text;
+static FILE *report_file; /* PM_FUZZ_REPORT */
 
 static void fail(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -143,7 +150,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     setenv("PM_FUZZ_DATA", "/data/pile", 1);
     setenv("PM_FUZZ_EMPTY", "", 1);
+    const char *rep = getenv("PM_FUZZ_REPORT");
+    if (rep && *rep && !(report_file = fopen(rep, "a"))) {
+        perror("fuzz_config: PM_FUZZ_REPORT");
+        abort();
+    }
     return 0;
+}
+
+/* A JSON object: what the schema checks (past the parser) look at. */
+static int is_json_object(const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    int is = json_is_object(j);
+    json_decref(j);
+    return is;
+}
+
+static void report(int rc, const pm_error_t *err, const char *text)
+{
+    if (!report_file)
+        return;
+    if (rc == 0) {
+        fprintf(report_file, "ok\n");
+    } else {
+        fprintf(report_file, "%s: ", is_json_object(text) ? "deep" : "shallow");
+        /* One line per input: messages quote config text, newlines included. */
+        for (const char *p = err->msg; *p; p++)
+            fputc((unsigned char)*p < 0x20 ? '?' : *p, report_file);
+        fputc('\n', report_file);
+    }
+    fflush(report_file);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -159,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pm_error_t err;
     memset(&cfg, 0x5a, sizeof cfg); /* the loader must not rely on a zeroed struct */
     int rc = pm_config_load_string(&cfg, text, ORIGIN, &err);
+    report(rc, &err, text);
     if (rc != 0) {
         if (rc != PM_ECONFIG && rc != PM_ENOMEM)
             fail("pm_config_load_string returned %d", rc);

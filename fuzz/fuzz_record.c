@@ -33,7 +33,12 @@
  *   - nesting deeper than pm's PM_JSON_MAX_DEPTH (512) but within jansson's
  *     JSON_PARSER_MAX_DEPTH (2048): pm says invalid_json "nesting too deep"
  *     (an implementation limit RFC 8259 section 9 allows).
- * A failed check prints the input and aborts, which libFuzzer reports. */
+ * A failed check prints the input and aborts, which libFuzzer reports.
+ *
+ * With PM_FUZZ_REPORT=FILE set, each input appends one line to FILE: "deep"
+ * when pm parsed it as JSON (status ok or a semantic one, so the extraction
+ * and semantic oracles ran), else "shallow: " and the status. jobs/fuzz.sh
+ * replays the seeds this way and fails when too few go deep. */
 #include "pilemix/buf.h"
 #include "pilemix/record.h"
 
@@ -337,6 +342,21 @@ static void check_lossy(const uint8_t *data, size_t size)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static FILE *report_file; /* PM_FUZZ_REPORT */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *rep = getenv("PM_FUZZ_REPORT");
+    if (rep && *rep && !(report_file = fopen(rep, "a"))) {
+        perror("fuzz_record: PM_FUZZ_REPORT");
+        abort();
+    }
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -361,6 +381,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("pm_record_parse returned %d", st);
     if (rec.text.data[rec.text.len] != '\0' || rec.meta.data[rec.meta.len] != '\0')
         fail("text/meta not NUL-terminated");
+    if (report_file) {
+        if (is_syntax_status(st))
+            fprintf(report_file, "shallow: %s\n", pm_record_status_name(st));
+        else
+            fprintf(report_file, "deep\n");
+        fflush(report_file);
+    }
     if (st != PM_REC_OK) {
         if (rec.error_column < 1 || rec.error_column > size + 1)
             fail("status %s with error column %zu (line of %zu bytes)", pm_record_status_name(st),

@@ -17,13 +17,19 @@
  *   bit 1: the visitor stops the visit after the first record (returns < 0);
  *   bit 2: visit bucket 0 again with lo = hi = the first key seen.
  *
- * The checksum fix-up mirrors the format in src/spill.c: a 48-byte trailer
- * {u64 magic, u32 version, u32 n_buckets, u64 n_runs, u64 stats_len,
- * u64 footer_start, u64 checksum} whose checksum is XXH3-64 of the footer
- * bytes [footer_start, size - 48) followed by the first 40 trailer bytes. */
+ * The checksum fix-up is the spill library's own
+ * (pm_spill_image_fix_checksum, spill_format.h), so it follows the format;
+ * the seeds and regressions come from the current writer
+ * (gen_spill_seeds.c, run by jobs/fuzz.sh at every build).
+ *
+ * With PM_FUZZ_REPORT=FILE set, each input appends one line to FILE: "deep"
+ * when the reader opened it and every bucket was visited without error (the
+ * code past the format checks ran), else "shallow: " and the reason.
+ * jobs/fuzz.sh replays the seeds this way and fails when too few go deep. */
 #include "pilemix/buf.h"
 #include "pilemix/error.h"
 #include "pilemix/spill.h"
+#include "pilemix/spill_format.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,12 +37,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
 
-#define TRAILER 48
 #define STOP_RC (-1000)
 
 static char spill_path[4096];
+static FILE *report_file; /* PM_FUZZ_REPORT */
+
+static void report(const char *what, const pm_error_t *err)
+{
+    if (!report_file)
+        return;
+    if (err) {
+        fprintf(report_file, "shallow: %s: ", what);
+        for (const char *p = err->msg; *p; p++) /* one line per input */
+            fputc((unsigned char)*p < 0x20 ? '?' : *p, report_file);
+        fputc('\n', report_file);
+    } else {
+        fprintf(report_file, "%s\n", what);
+    }
+    fflush(report_file);
+}
 
 static void cleanup(void) { unlink(spill_path); }
 
@@ -56,26 +76,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     close(fd);
     atexit(cleanup);
-    return 0;
-}
-
-static void fix_checksum(uint8_t *f, size_t n)
-{
-    if (n < TRAILER)
-        return;
-    uint64_t footer_start;
-    memcpy(&footer_start, f + n - TRAILER + 32, 8);
-    if (footer_start > n - TRAILER)
-        return;
-    XXH3_state_t *st = XXH3_createState();
-    if (!st)
+    const char *rep = getenv("PM_FUZZ_REPORT");
+    if (rep && *rep && !(report_file = fopen(rep, "a"))) {
+        perror("fuzz_spill: PM_FUZZ_REPORT");
         abort();
-    XXH3_64bits_reset(st);
-    XXH3_64bits_update(st, f + footer_start, n - TRAILER - footer_start);
-    XXH3_64bits_update(st, f + n - TRAILER, 40);
-    uint64_t sum = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
-    memcpy(f + n - TRAILER + 40, &sum, 8);
+    }
+    return 0;
 }
 
 typedef struct visit {
@@ -136,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(file, data + 1, n);
     if (flags & 1)
-        fix_checksum(file, n);
+        pm_spill_image_fix_checksum(file, n);
 
     int fd = open(spill_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0 || (n && write(fd, file, n) != (ssize_t)n) || close(fd) != 0) {
@@ -155,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "fuzz_spill: failed open left a reader\n");
             abort();
         }
+        report("open", &err);
         return 0;
     }
 
@@ -182,14 +189,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     visit_t v = {flags & 2 ? 1 : 0, 0, 0, 0, 0, UINT64_MAX, s};
     pm_buf_t raw;
     pm_buf_init(&raw);
+    int visit_failed = 0;
+    pm_error_t visit_err;
+    pm_error_clear(&visit_err);
     for (uint64_t b = 0; b < nb; b++) {
         if (nb > 4096 && b == 1024)
             b = nb - 1;
         rc = pm_spill_reader_visit(r, (uint32_t)b, 0, UINT64_MAX, visitor, &v, &err);
         check_rc("pm_spill_reader_visit", rc, &err, v.stop_after_first);
+        if (rc < 0 && rc != STOP_RC && !visit_failed++)
+            visit_err = err;
         pm_buf_reset(&raw);
         rc = pm_spill_reader_append_bucket(r, (uint32_t)b, &raw, &err);
         check_rc("pm_spill_reader_append_bucket", rc, &err, 0);
+        if (rc < 0 && !visit_failed++)
+            visit_err = err;
         for (size_t i = 0; i < raw.len; i++)
             v.sink += (unsigned char)raw.data[i];
     }
@@ -210,5 +224,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     pm_spill_reader_close(r);
+    if (visit_failed)
+        report("visit", &visit_err);
+    else
+        report("deep", NULL);
     return 0;
 }

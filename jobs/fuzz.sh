@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Fuzz the core library: build the libFuzzer targets in fuzz/ with clang
-# (-fsanitize=fuzzer,address,undefined) against the core sources, replay the
-# saved crash inputs in fuzz/regressions/<target>/, then fuzz each target for
-# SECONDS (default 30) starting from fuzz/corpus/<target>/.
+# (-fsanitize=fuzzer,address,undefined) against the core sources, make the
+# spill seeds and regressions from the current spill writer
+# (fuzz/gen_spill_seeds.c -> build-fuzz/seeds/fuzz_spill/ and
+# build-fuzz/regressions/fuzz_spill/), check that the seeds reach the deep
+# code, replay the saved crash inputs, then fuzz each target for SECONDS
+# (default 30) starting from its seeds.
 #
 #   jobs/fuzz.sh [SECONDS]          CI runs `jobs/fuzz.sh 20`
 #   FUZZ_TARGETS="fuzz_record" jobs/fuzz.sh 600    one target only
 #
+# Seeds: build-fuzz/seeds/fuzz_spill/ (generated), fuzz/corpus/<target>/ for
+# the others. Seed check: every seed is replayed once with PM_FUZZ_REPORT set
+# (each target reports whether an input got past the format checks into the
+# code behind them, see the targets' comments); the job fails when fewer than
+# min_deep percent do, so a format change cannot turn the fuzzing into a
+# test of the first check. Regressions: fuzz/regressions/<target>/ and the
+# generated build-fuzz/regressions/<target>/.
+#
 # Exits 1 when any target crashes, fails an oracle check, leaks, times out or
-# runs out of memory (libFuzzer writes the input to build-fuzz/artifacts/);
-# replay one input with `build-fuzz/<target> FILE`. New corpus entries go to
-# build-fuzz/corpus/<target>/, never into the source tree.
+# runs out of memory (libFuzzer writes the input to build-fuzz/artifacts/),
+# or when the seed check fails; replay one input with
+# `build-fuzz/<target> FILE`. New corpus entries go to build-fuzz/corpus/<target>/,
+# never into the source tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +87,25 @@ done
 $CC "${common[@]}" -Wall -Wextra -Werror fuzz/gen_spill_seeds.c "${objs[@]}" "${libs[@]}" \
     -o "$out/gen_spill_seeds"
 
+# --- seeds and regressions from the current spill writer --------------------
+rm -rf "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
+mkdir -p "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
+ASAN_OPTIONS=detect_leaks=1 "$out/gen_spill_seeds" "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
+seeds_of() { # TARGET -> its seed directory
+    if [ "$1" = fuzz_spill ]; then echo "$out/seeds/fuzz_spill"; else echo "fuzz/corpus/$1"; fi
+}
+# Percent of seeds that must go deep. Spills: every seed is a valid spill,
+# so all should; records: many seeds are deliberately invalid JSON or UTF-8
+# (their parser paths are the point), 37 of 62 (60%) are JSON; configs:
+# nearly all are JSON objects, each refused by a different schema check.
+min_deep() {
+    case $1 in
+    fuzz_spill) echo 90 ;;
+    fuzz_record) echo 50 ;;
+    *) echo 90 ;;
+    esac
+}
+
 # --- run -------------------------------------------------------------------
 # halt_on_error: UBSan findings are crashes too. Leak checking is on (the
 # libFuzzer default under ASan): a leak is a failure.
@@ -87,11 +118,55 @@ for t in "${targets[@]}"; do
     dict=()
     [ -f "fuzz/$t.dict" ] && dict=("-dict=fuzz/$t.dict")
 
-    regs=()
-    if [ -d "fuzz/regressions/$t" ]; then
-        while IFS= read -r -d '' f; do regs+=("$f"); done \
-            < <(find "fuzz/regressions/$t" -type f ! -name '*.md' -print0 | sort -z)
+    seeds=$(seeds_of "$t")
+
+    # Seed check: replay each seed once, count those that reach the deep code.
+    seed_files=()
+    while IFS= read -r -d '' f; do seed_files+=("$f"); done \
+        < <(find "$seeds" -type f -print0 | sort -z)
+    report="$out/$t.seeds.report"
+    rm -f "$report"
+    # -detect_leaks=0: libFuzzer's leak check re-runs an input, which would
+    # add a report line; leaks are checked by the replay and fuzzing below.
+    if ! PM_FUZZ_REPORT="$report" "$out/$t" "${opts[@]}" -detect_leaks=0 "${seed_files[@]}" \
+        >"$out/$t.seeds.log" 2>&1; then
+        tail -n 40 "$out/$t.seeds.log"
+        echo "fuzz: $t: a seed fails (log: $out/$t.seeds.log)"
+        failed+=("$t:seeds")
     fi
+    n_seeds=${#seed_files[@]}
+    n_lines=$(wc -l <"$report" 2>/dev/null || echo 0)
+    n_deep=$(grep -cE '^(deep|ok)' "$report" 2>/dev/null || true)
+    pct=$((n_seeds ? 100 * n_deep / n_seeds : 0))
+    echo "fuzz: $t: $n_deep of $n_seeds seeds reach the deep code ($pct%, need $(min_deep "$t")%)"
+    if [ "$n_lines" -ne "$n_seeds" ]; then
+        echo "fuzz: $t: $n_lines report lines for $n_seeds seeds"
+        failed+=("$t:seed-report")
+    elif [ "$pct" -lt "$(min_deep "$t")" ]; then
+        grep -v -E '^(deep|ok)' "$report" | sort | uniq -c | sort -rn | head -n 10
+        echo "fuzz: $t: too many seeds stop at the first checks (format drift?)"
+        failed+=("$t:seed-depth")
+    fi
+    if [ "$t" = fuzz_config ]; then
+        # A valid config seed that stops loading means the schema moved away
+        # from the seeds: the success-path oracles would go untested.
+        for i in "${!seed_files[@]}"; do
+            case $(basename "${seed_files[$i]}") in good_*)
+                line=$(sed -n "$((i + 1))p" "$report")
+                if [ "$line" != ok ]; then
+                    echo "fuzz: $t: ${seed_files[$i]} does not load: $line"
+                    failed+=("$t:$(basename "${seed_files[$i]}")")
+                fi ;;
+            esac
+        done
+    fi
+
+    regs=()
+    for d in "fuzz/regressions/$t" "$out/regressions/$t"; do
+        [ -d "$d" ] || continue
+        while IFS= read -r -d '' f; do regs+=("$f"); done \
+            < <(find "$d" -type f ! -name '*.md' -print0 | sort -z)
+    done
     # One run per input: libFuzzer stops at the first crash of a run.
     ((${#regs[@]})) && echo "fuzz: $t: replaying ${#regs[@]} regression input(s)"
     for f in "${regs[@]}"; do
@@ -105,7 +180,7 @@ for t in "${targets[@]}"; do
 
     echo "fuzz: $t: fuzzing for ${secs}s"
     if "$out/$t" "${opts[@]}" "${dict[@]}" -max_total_time="$secs" \
-        -artifact_prefix="$out/artifacts/$t/" "$out/corpus/$t" "fuzz/corpus/$t" \
+        -artifact_prefix="$out/artifacts/$t/" "$out/corpus/$t" "$seeds" \
         >"$out/$t.log" 2>&1; then
         grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE' "$out/$t.log" || true
     else

@@ -8,6 +8,7 @@
 
 #include "pilemix/buf.h"
 #include "pilemix/fsutil.h"
+#include "pilemix/spill_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,21 +20,14 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t inside the writer */
 #include <xxhash.h>
 
-#define SPILL_MAGIC 0x314c4c4950534d50ull /* "PMSPILL1" */
-#define SPILL_VERSION 2u
+#define SPILL_MAGIC PM_SPILL_MAGIC
+#define SPILL_VERSION PM_SPILL_VERSION
 #define WRITE_BUF_BYTES (1u << 20)
 #define READ_BUF_BYTES (1u << 20)
 
-typedef struct spill_trailer {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t n_buckets;
-    uint64_t n_runs;
-    uint64_t stats_len;
-    uint64_t footer_start;
-    uint64_t data_hash; /* XXH3-64 of every byte before footer_start */
-    uint64_t checksum;  /* XXH3-64 of the footer and the trailer fields above */
-} spill_trailer_t;
+/* The trailer's layout is public (spill_format.h) for the fuzz harness. */
+typedef pm_spill_trailer_t spill_trailer_t;
+_Static_assert(sizeof(pm_spill_run_t) == 2 * sizeof(uint64_t), "run table entry");
 
 typedef struct spill_entry {
     uint32_t bucket;
@@ -333,6 +327,24 @@ void pm_spill_writer_abort(pm_spill_writer_t *w)
     if (w->temp_path.data)
         unlink(w->temp_path.data);
     writer_free(w);
+}
+
+bool pm_spill_image_fix_checksum(unsigned char *image, size_t len)
+{
+    spill_trailer_t t;
+    if (len < sizeof t)
+        return false;
+    memcpy(&t, image + len - sizeof t, sizeof t);
+    if (t.footer_start > len - sizeof t)
+        return false;
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    XXH3_64bits_update(&st, image + t.footer_start, len - sizeof t - t.footer_start);
+    XXH3_64bits_update(&st, &t, offsetof(spill_trailer_t, checksum));
+    t.checksum = XXH3_64bits_digest(&st);
+    memcpy(image + len - sizeof t + offsetof(spill_trailer_t, checksum), &t.checksum,
+           sizeof t.checksum);
+    return true;
 }
 
 /* ---- reader ---- */
