@@ -608,7 +608,7 @@ done:
 static int parse_path(pm_cfg_ctx_t *c, const json_t *v, const char *path, char **raw_out,
                       char **out)
 {
-    const char *s;
+    const char *s = NULL; /* gcc -O3 cannot see get_string sets it on success */
     PM_TRY(get_string(c, v, path, &s));
     if (raw_out && !(*raw_out = strdup(s)))
         return pm_cfg_nomem(c);
