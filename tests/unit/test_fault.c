@@ -9,7 +9,7 @@ static void configure(const char *spec, int rank)
     pm_error_t err;
     pm_error_clear(&err);
     int rc = pm_fault_configure(spec, rank, &err);
-    ck_assert_msg(rc == 0, "\"%s\": %s", spec, err.msg);
+    ck_assert_msg(rc == 0, "\"%s\": %s", spec ? spec : "(unset)", err.msg);
 }
 
 static void refused(const char *spec, const char *why)

@@ -42,7 +42,8 @@ static void teardown(void) { nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 static void mkfile(const char *rel, size_t size)
 {
     char path[8192];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
+    int n = snprintf(path, sizeof path, "%s/%s", root, rel);
+    ck_assert(n > 0 && (size_t)n < sizeof path);
     for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
         *p = '\0';
         ck_assert(mkdir(path, 0777) == 0 || errno == EEXIST);

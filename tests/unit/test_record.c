@@ -1175,7 +1175,7 @@ START_TEST(test_escape_matches_reference)
             if (rn(2)) {
                 unsigned run = rn(40);
                 for (unsigned r = 0; r < run; r++)
-                    sb_put(&s, "abcdefgh" + rn(8), 1);
+                    sb_put(&s, &"abcdefgh"[rn(8)], 1);
             } else {
                 const char *p = pieces[rn((unsigned)n_pieces)];
                 sb_put(&s, p, strlen(p));
