@@ -62,7 +62,7 @@ if (($# == 0)); then
     [ -n "${CONFIG:-}" ] || die "usage: qsub -v CONFIG=pile.json[,EXTRA_ARGS=\"...\"] jobs/pbs.sh"
     set -- "$CONFIG"
     # EXTRA_ARGS splits on blanks, as qsub -v values are plain strings.
-    # shellcheck disable=SC2206
+    # shellcheck disable=SC2086
     [ -n "${EXTRA_ARGS:-}" ] && set -- "$@" ${EXTRA_ARGS}
 fi
 for a in "$@"; do
@@ -90,8 +90,9 @@ else
         "on PATH, or build it in build/ next to jobs/ (./jobs/setup.sh)"
 fi
 
-[ -n "${PBS_NODEFILE:-}" ] && [ -s "$PBS_NODEFILE" ] ||
+if [ -z "${PBS_NODEFILE:-}" ] || [ ! -s "$PBS_NODEFILE" ]; then
     die "PBS_NODEFILE is not set or empty: submit with qsub (or set it to a file of host names)"
+fi
 ranks=$(grep -c . "$PBS_NODEFILE")
 hostfile=$(mktemp "${TMPDIR:-/tmp}/pilemix-hosts.XXXXXX")
 # Hosts in the order they first appear, with their slot counts.
@@ -108,6 +109,7 @@ launch=(mpirun --hostfile "$hostfile" -np "$ranks")
 say "${launch[*]} $pilemix ${args[*]}"
 
 child=
+# shellcheck disable=SC2317 # called by the trap
 forward() {
     say "got SIGTERM (walltime, qdel or preemption): asking the ranks to stop"
     [ -n "$child" ] && kill -TERM "$child" 2>/dev/null

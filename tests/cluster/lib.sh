@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the cluster tests (tests/cluster/test_*.sh). They need
 # root (daemons, network namespaces, /etc/hosts): CI runs them as root on a
 # fresh Debian machine. Source it after setting nothing; it sources
