@@ -44,7 +44,7 @@ SlurmctldHost=$node(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
-AuthInfo=socket=$S/munge.sock
+AuthInfo=socket=$S/munge.sock,cred_expire=5
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SlurmUser=root
@@ -104,6 +104,8 @@ job_ok() { [ "$(job_field "$1" JobState)" = COMPLETED ] && [ "$(job_field "$1" E
 show_job() {
     echo "--- job $1: $(job_field "$1" JobState) exit $(job_field "$1" ExitCode)"
     cat "$T/pilemix-$1.log" 2>/dev/null
+    echo "--- slurmctld and slurmd logs on job $1"
+    grep -h -E "(JobId=|job_?)$1\b" "$S/slurmctld.log" "$S/slurmd.log" | tail -n 30
 }
 
 make_corpus "$T/data" 41 4M
@@ -182,9 +184,15 @@ if [ -e "$T/out19/manifest.json" ]; then
 elif [ "$(job_field "$id" JobState)" != CANCELLED ]; then
     show_job "$id"; not_ok "scancel: job state $(job_field "$id" JobState)"
 else
+    # Requeue only once the node has let the job go: Slurm marks a job
+    # CANCELLED before its node has cleaned up, and a job id launched again
+    # onto a node still holding it can fail to start.
+    wait_for 60 "the node to be idle again" node_idle
     scontrol requeue "$id"
-    # A requeued job waits about two minutes (BeginTime) unless told otherwise.
-    scontrol update JobId="$id" StartTime=now
+    # Slurm holds a requeued job (BeginTime) until the credentials of its
+    # first run have expired: AuthInfo cred_expire, 120 s by default, 5 s
+    # here. Starting it earlier (scontrol update StartTime=now) fails now
+    # and then with "Job credential revoked".
     wait_for 30 "job $id to be requeued" requeued "$id"
     wait_job "$id"
     log=$T/pilemix-$id.log
