@@ -21,6 +21,8 @@ void pm_state_init(pm_state_t *st)
 {
     st->lock_fd = -1;
     st->work_dir = NULL;
+    st->resume = PM_RESUME_NO;
+    st->complete_files = 0;
 }
 
 void pm_state_close(pm_state_t *st)
@@ -96,8 +98,10 @@ static bool is_our_output(const char *dir, const char *name, char *foreign, size
     return ours;
 }
 
-/* Before anything is created: may this run write into out_dir? */
-static int check_output_dir(const char *out_dir, bool force, pm_error_t *err)
+/* Before anything is created: may this run write into out_dir? started:
+ * --resume found nothing to resume, and why the output there is not a
+ * complete one of this config ("" when there is no manifest). */
+static int check_output_dir(const char *out_dir, bool force, const char *started, pm_error_t *err)
 {
     DIR *d = opendir(out_dir);
     if (!d)
@@ -113,6 +117,12 @@ static int check_output_dir(const char *out_dir, bool force, pm_error_t *err)
                               "output directory holds \"%s\", which pilemix did not write; "
                               "choose an empty or new output.dir",
                               foreign);
+        else if (!force && started)
+            rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
+                              "nothing to resume (no interrupted run's state in the work "
+                              "directory) and the output directory holds a pilemix output that "
+                              "is not complete for this config%s%s; use --force to start over",
+                              *started ? ": " : "", started);
         else if (!force)
             rc = pm_error_set(err, PM_ESTATE, out_dir, 0,
                               "output directory already holds a pilemix output (use --force to "
@@ -314,6 +324,91 @@ static int make_dirs(const pm_config_t *cfg, pm_error_t *err)
     return make_own_dir(cfg->out_dir, "train", err);
 }
 
+/* Is out_dir a complete output of this config? Its manifest names this
+ * config hash and the same input files (path and size, per component), and
+ * every file it lists is there with its compressed size: a cheap check by
+ * stat, `pilemix verify` reads the bytes. When the answer is no but a
+ * manifest is there, why says what differs. */
+static bool output_complete(const pm_config_t *cfg, const pm_plan_t *plan, size_t *n_checked,
+                            char *why, size_t why_size)
+{
+    why[0] = '\0';
+    char *path = pm_path_join(cfg->out_dir, "manifest.json");
+    json_t *m = path && pm_path_exists(path) ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (!m)
+        return false;
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)cfg->canonical_hash);
+    const char *old_hash = json_string_value(json_object_get(m, "config_hash"));
+    json_t *comps = json_object_get(m, "components");
+    json_t *files = json_object_get(m, "files");
+    bool ok = false;
+    if (!old_hash || !json_is_array(comps) || !json_is_array(files) ||
+        json_array_size(comps) != cfg->n_components) {
+        snprintf(why, why_size, "its manifest.json is damaged");
+        goto done;
+    }
+    if (strcmp(old_hash, hash) != 0) {
+        snprintf(why, why_size, "it was made from another config (hash %s, this one is %s)",
+                 old_hash, hash);
+        goto done;
+    }
+    /* The plan lists files by component, in the manifest's order. */
+    size_t i = 0;
+    for (size_t c = 0; c < cfg->n_components; c++) {
+        json_t *in = json_object_get(json_array_get(comps, c), "input_files");
+        for (size_t k = 0; k < json_array_size(in); k++, i++) {
+            json_t *o = json_array_get(in, k);
+            const char *rel = json_string_value(json_object_get(o, "path"));
+            json_int_t bytes = json_integer_value(json_object_get(o, "bytes"));
+            const pm_input_file_t *f = i < plan->n_files ? &plan->files[i] : NULL;
+            if (!f || f->component != c || !rel || strcmp(rel, f->relpath) ||
+                (uint64_t)bytes != f->size) {
+                snprintf(why, why_size, "the input files changed since it was made (%s/%s)",
+                         cfg->components[c].name, rel ? rel : "?");
+                goto done;
+            }
+        }
+    }
+    if (i != plan->n_files) {
+        snprintf(why, why_size,
+                 "the input files changed since it was made (%zu files now, %zu then)",
+                 plan->n_files, i);
+        goto done;
+    }
+    size_t data_files = 0;
+    for (size_t k = 0; k < json_array_size(files); k++) {
+        json_t *o = json_array_get(files, k);
+        const char *rel = json_string_value(json_object_get(o, "path"));
+        const char *split = json_string_value(json_object_get(o, "split"));
+        json_int_t bytes = json_integer_value(json_object_get(o, "compressed_bytes"));
+        char *p = rel ? pm_path_join(cfg->out_dir, rel) : NULL;
+        struct stat sb;
+        bool there = p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+        free(p);
+        if (!there || (uint64_t)sb.st_size != (uint64_t)bytes) {
+            snprintf(why, why_size, "%s is %s", rel ? rel : "a file",
+                     there ? "not the size its manifest says" : "missing");
+            goto done;
+        }
+        if (!split || strcmp(split, "rejects"))
+            data_files++;
+    }
+    char *sums = pm_path_join(cfg->out_dir, "XXH128SUMS");
+    bool have_sums = sums && pm_path_exists(sums);
+    free(sums);
+    if (data_files != (size_t)cfg->train_shards + 2 || !have_sums) {
+        snprintf(why, why_size, "its file list is incomplete");
+        goto done;
+    }
+    *n_checked = json_array_size(files);
+    ok = true;
+done:
+    json_decref(m);
+    return ok;
+}
+
 int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,
                      pm_layout_t *layout, bool resume, bool force, pm_error_t *err)
 {
@@ -325,16 +420,31 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
     }
     int rc = 0;
     bool work_exists = pm_path_exists(cfg->work_dir);
+    /* --resume is idempotent: done already, or nothing to resume (then a
+     * new run, which may clear a work directory of ours without state: it
+     * holds nothing a resume could trust). */
+    char why[PM_ERROR_MSG_MAX / 2];
+    why[0] = '\0';
     if (resume) {
-        if (!pm_path_exists(state_path))
-            rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
-                              "nothing to resume: no interrupted run's state here (run without "
-                              "--resume to start)");
-    } else if (work_exists && !force && !dir_is_empty(cfg->work_dir)) {
+        st->resume = PM_RESUME_CONTINUE;
+        if (output_complete(cfg, plan, &st->complete_files, why, sizeof why)) {
+            st->resume = PM_RESUME_COMPLETE;
+            free(state_path);
+            return 0; /* nothing created, nothing locked */
+        }
+        if (!pm_path_exists(state_path)) {
+            st->resume = PM_RESUME_STARTED;
+            resume = false;
+        }
+    }
+    bool started = st->resume == PM_RESUME_STARTED;
+    if (resume) {
+        /* continue: check_resume() below, under the lock */
+    } else if (work_exists && !force && !started && !dir_is_empty(cfg->work_dir)) {
         rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
                           "work directory exists: an earlier run did not finish (use --resume to "
                           "continue it, or --force to start over)");
-    } else if (work_exists && force && !dir_is_empty(cfg->work_dir) &&
+    } else if (work_exists && (force || started) && !dir_is_empty(cfg->work_dir) &&
                !pm_path_exists(state_path)) {
         char *lock = pm_path_join(cfg->work_dir, "lock");
         bool ours = lock && pm_path_exists(lock);
@@ -347,7 +457,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
     /* Every refusal comes before anything is created, so a refused run can
      * be repeated and gives the same message. */
     if (rc == 0 && !resume)
-        rc = check_output_dir(cfg->out_dir, force, err);
+        rc = check_output_dir(cfg->out_dir, force, started ? why : NULL, err);
     if (rc == 0)
         rc = pm_mkdir_p(cfg->work_dir, err);
     if (rc == 0)
@@ -363,8 +473,8 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
             rc = p ? pm_remove_tree(p, err) : pm_error_nomem(err);
             free(p);
         }
-        if (rc == 0)
-            rc = check_output_dir(cfg->out_dir, force, err); /* again, under the lock */
+        if (rc == 0) /* again, under the lock */
+            rc = check_output_dir(cfg->out_dir, force, started ? why : NULL, err);
         if (rc == 0)
             rc = clear_output_dir(cfg->out_dir, err);
         if (rc == 0) {

@@ -10,6 +10,14 @@
  * drops the lock when the process dies, so a killed run never blocks its
  * resume.
  *
+ * --resume is idempotent (DESIGN 1.1), so a requeued job can always pass it:
+ * when the output is already complete for this config (manifest.json with
+ * the same config hash and input files, every file it lists present with its
+ * size) nothing is touched and pm_state_t.resume says so; when there is no
+ * interrupted run's state it starts a new run (refusing, as a plain run
+ * would, an output directory holding something else); otherwise it
+ * continues the interrupted run.
+ *
  * Commit points a resume trusts: a task's spill file (renamed into place
  * last), and an output file's result record in WORK/results (written after
  * the file was renamed into place and checked against it on load).
@@ -25,14 +33,25 @@
 
 #include <stdbool.h>
 
+/* What pm_state_prepare() did with --resume. */
+typedef enum pm_resume {
+    PM_RESUME_NO,       /* not asked to resume */
+    PM_RESUME_CONTINUE, /* continues an interrupted run */
+    PM_RESUME_STARTED,  /* there was none: a new run was started */
+    PM_RESUME_COMPLETE, /* the output is complete for this config: nothing to do, no lock taken */
+} pm_resume_t;
+
 typedef struct pm_state {
     int lock_fd;
     char *work_dir;
+    pm_resume_t resume;
+    size_t complete_files; /* PM_RESUME_COMPLETE: files checked */
 } pm_state_t;
 
 void pm_state_init(pm_state_t *st);
 
-/* Check and set up the directories; on resume replace *layout by the saved one. */
+/* Check and set up the directories; on resume replace *layout by the saved
+ * one (when continuing) and set st->resume. */
 int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,
                      pm_layout_t *layout, bool resume, bool force, pm_error_t *err);
 

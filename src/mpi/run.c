@@ -128,6 +128,24 @@ static int prepare(run_t *r, pm_error_t *err)
     return pm_state_prepare(&r->state, &r->cfg, &r->plan, &r->layout, o->resume, o->force, err);
 }
 
+/* Rank 0, after prepare(): say what --resume found. Returns 1 when the
+ * output is already complete (the job has nothing to do), else 0. */
+static int say_resume(const run_t *r)
+{
+    if (r->state.resume == PM_RESUME_STARTED)
+        fprintf(stderr, "pilemix: --resume: no interrupted run in %s: starting a new run\n",
+                r->cfg.work_dir);
+    if (r->state.resume != PM_RESUME_COMPLETE)
+        return 0;
+    printf("pilemix: %s: %s is already complete for this config (hash %016llx; %zu files "
+           "checked by size, `pilemix verify` reads them): nothing to do\n",
+           r->cfg.name, r->cfg.out_dir, (unsigned long long)r->cfg.canonical_hash,
+           r->state.complete_files);
+    fflush(stdout);
+    return 1;
+}
+
+/* status from rank 0: < 0 failed, 1 nothing to do (returned as is), 0 go on. */
 static int share_setup(run_t *r, int status, pm_error_t *err)
 {
     MPI_Request req;
@@ -135,6 +153,8 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     pm_mpi_quiet_wait(&req); /* rank 0 may spend a while planning */
     if (status < 0)
         return r->rank == 0 ? status : peer_failed(err, status);
+    if (status > 0)
+        return status; /* nothing to do (rank 0's run_close frees what it packed) */
     char *cfg_json = r->cfg_json, *plan_json = r->plan_json; /* NULL but on rank 0 */
     r->cfg_json = r->plan_json = NULL;
     int rc = bcast_string(&cfg_json, 0, MPI_COMM_WORLD, err);
@@ -580,10 +600,14 @@ int pm_run(const pm_run_opts_t *opts)
         rc = rc ? rc : prepare(&r, &err);
         if (rc < 0)
             report(0, rc, &err);
+        else
+            rc = say_resume(&r);
     }
     rc = share_setup(&r, rc, &err);
-    if (rc < 0)
+    if (rc != 0) {
+        rc = rc > 0 ? 0 : rc; /* > 0: --resume found the output complete */
         goto done;
+    }
     double t0 = pm_now();
     rc = scatter(&r, &err);
     r.t_scatter = pm_now() - t0;

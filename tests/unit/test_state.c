@@ -177,9 +177,9 @@ START_TEST(test_resume_refuses_changes)
     sfx_t x;
     sfx_init(&x);
     pm_error_t err;
-    /* Nothing to resume yet. */
-    ck_assert_int_eq(prepare(&x, true, false, &err), PM_ESTATE);
-    ck_assert_int_eq(prepare(&x, false, false, &err), 0);
+    /* Nothing to resume yet: --resume starts the run (see
+     * test_resume_is_idempotent). */
+    ck_assert_int_eq(prepare(&x, true, false, &err), 0);
 
     /* Input size changed. */
     write_path(x.in_b, "{\"text\": \"b\"}\n{\"text\": \"bb\"}\n{\"text\": \"new\"}\n");
@@ -224,6 +224,125 @@ START_TEST(test_resume_refuses_changes)
     char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
     pm_error_format(&err, line, sizeof line);
     ck_assert_msg(strstr(line, "state.json: cannot read") != NULL, "%s", line);
+    sfx_free(&x);
+}
+END_TEST
+
+/* What a finished run leaves in OUTDIR, as far as the --resume check looks:
+ * the manifest's hash, inputs and file list, the files with their sizes,
+ * XXH128SUMS. */
+static void write_complete_output(sfx_t *x)
+{
+    const char *names[] = {"train/0.jsonl.zst", "train/1.jsonl.zst", "val.jsonl.zst",
+                           "test.jsonl.zst"};
+    const char *splits[] = {"train", "train", "val", "test"};
+    char p[1024];
+    snprintf(p, sizeof p, "%s/train", x->cfg.out_dir);
+    ck_assert_int_eq(pm_mkdir_p(p, NULL), 0);
+    json_t *files = json_array(), *comps = json_array();
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", x->cfg.out_dir, names[i]);
+        write_path(p, i % 2 ? "abc" : "defgh");
+        json_array_append_new(files, json_pack("{s:s, s:s, s:i}", "path", names[i], "split",
+                                               splits[i], "compressed_bytes", i % 2 ? 3 : 5));
+    }
+    for (size_t c = 0; c < x->cfg.n_components; c++) {
+        json_t *in = json_array();
+        for (size_t i = 0; i < x->plan.n_files; i++)
+            if (x->plan.files[i].component == c)
+                json_array_append_new(in, json_pack("{s:s, s:I}", "path", x->plan.files[i].relpath,
+                                                    "bytes", (json_int_t)x->plan.files[i].size));
+        json_array_append_new(
+            comps, json_pack("{s:s, s:o}", "name", x->cfg.components[c].name, "input_files", in));
+    }
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)x->cfg.canonical_hash);
+    json_t *m =
+        json_pack("{s:s, s:o, s:o}", "config_hash", hash, "components", comps, "files", files);
+    snprintf(p, sizeof p, "%s/manifest.json", x->cfg.out_dir);
+    ck_assert_int_eq(json_dump_file(m, p, 0), 0);
+    json_decref(m);
+    snprintf(p, sizeof p, "%s/XXH128SUMS", x->cfg.out_dir);
+    write_path(p, "sums\n");
+}
+
+static int prepare_resume(sfx_t *x, pm_resume_t *what, pm_error_t *err)
+{
+    pm_state_t st;
+    pm_state_init(&st);
+    pm_error_clear(err);
+    int rc = pm_state_prepare(&st, &x->cfg, &x->plan, &x->layout, true, false, err);
+    *what = st.resume;
+    pm_state_close(&st);
+    return rc;
+}
+
+START_TEST(test_resume_is_idempotent)
+{
+    sfx_t x;
+    sfx_init(&x);
+    pm_error_t err;
+    pm_resume_t what;
+    char p[1024];
+
+    /* Nothing there: --resume starts a run. */
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), 0);
+    ck_assert_int_eq(what, PM_RESUME_STARTED);
+    ck_assert(exists_in(x.cfg.work_dir, "state.json"));
+    /* Now there is one to continue. */
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), 0);
+    ck_assert_int_eq(what, PM_RESUME_CONTINUE);
+
+    /* A run killed before it wrote its state left only the lock file: a
+     * resume starts over in that work directory. */
+    pm_remove_tree(x.cfg.work_dir, NULL);
+    pm_remove_tree(x.cfg.out_dir, NULL);
+    ck_assert_int_eq(pm_mkdir_p(x.cfg.work_dir, NULL), 0);
+    snprintf(p, sizeof p, "%s/lock", x.cfg.work_dir);
+    write_path(p, "1\n");
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), 0);
+    ck_assert_int_eq(what, PM_RESUME_STARTED);
+
+    /* Complete output of this config: nothing to do, nothing touched (no
+     * work directory made), even twice. */
+    pm_remove_tree(x.cfg.work_dir, NULL);
+    write_complete_output(&x);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(prepare_resume(&x, &what, &err), 0);
+        ck_assert_int_eq(what, PM_RESUME_COMPLETE);
+        ck_assert(!pm_path_exists(x.cfg.work_dir));
+    }
+    /* Also when a work directory was kept (--keep-work). */
+    ck_assert_int_eq(pm_mkdir_p(x.cfg.work_dir, NULL), 0);
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), 0);
+    ck_assert_int_eq(what, PM_RESUME_COMPLETE);
+    pm_remove_tree(x.cfg.work_dir, NULL);
+
+    /* One file of the wrong size: not complete; with no state to continue,
+     * the output is refused, naming the file, and left alone. */
+    snprintf(p, sizeof p, "%s/train/1.jsonl.zst", x.cfg.out_dir);
+    write_path(p, "abcd");
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), PM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "train/1.jsonl.zst"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "--force"));
+    ck_assert(pm_path_exists(p));
+    write_path(p, "abc");
+
+    /* Another config's output (another seed) is not this one's. */
+    unload(&x);
+    load(&x, 2);
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), PM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "another config"));
+    unload(&x);
+    load(&x, 1);
+
+    /* Changed input: not complete for these inputs. */
+    write_path(x.in_a, "{\"text\": \"a changed\"}\n");
+    unload(&x);
+    load(&x, 1);
+    ck_assert_int_eq(prepare_resume(&x, &what, &err), PM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "input files changed"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "a.jsonl"));
     sfx_free(&x);
 }
 END_TEST
@@ -560,6 +679,7 @@ int main(void)
     tcase_add_test(tc, test_second_prepare_needs_force_or_resume);
     tcase_add_test(tc, test_resume_uses_saved_layout);
     tcase_add_test(tc, test_resume_refuses_changes);
+    tcase_add_test(tc, test_resume_is_idempotent);
     tcase_add_test(tc, test_lock_refuses_second_run);
     tcase_add_test(tc, test_foreign_output_refused_even_with_force);
     tcase_add_test(tc, test_force_removes_only_pilemix_files);
