@@ -39,9 +39,11 @@ fi
 
 # Killed mid-gather: resume continues (reusing work), then resume again is a no-op.
 rm -rf "$T/out" "$T/out.work"
-PILEMIX_FAULT=gather-file:2:0 pm 2 run "$T/cfg.json" --progress 0 >"$T/log" 2>&1 && {
-    cat "$T/log"; not_ok "the fault did not kill the run"
-}
+rc=0
+PILEMIX_FAULT=gather-file:file=2 pm 2 run "$T/cfg.json" --progress 0 >"$T/log" 2>&1 || rc=$?
+if [ "$rc" -ne 137 ] || ! grep -q "PILEMIX_FAULT: killing .* at gather-file:file=2" "$T/log"; then
+    cat "$T/log"; not_ok "the fault did not kill the run (exit $rc)"
+fi
 if pm 2 run "$T/cfg.json" --resume --progress 0 >"$T/log" 2>&1 &&
     grep -q "resumed: reused" "$T/log" && ! grep -q "starting a new run" "$T/log" &&
     same_output "$T/ref" "$T/out"; then
