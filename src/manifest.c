@@ -4,6 +4,7 @@
 #include "pilemix/record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,4 +265,35 @@ done:
     pm_buf_free(&sums);
     pm_buf_free(&path);
     return rc;
+}
+
+json_t *pm_manifest_load(const char *dir, pm_error_t *err)
+{
+    pm_buf_t p;
+    pm_buf_init(&p);
+    if (pm_buf_printf(&p, "%s/manifest.json", dir) < 0) {
+        pm_error_nomem(err);
+        return NULL;
+    }
+    json_t *m = NULL;
+    json_error_t je;
+    /* Open it first: for a file it cannot open, jansson reports line -1
+     * and repeats the path; say plainly what is wrong instead. */
+    int fd = open(p.data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pm_error_set(err, PM_EDATA, p.data, 0,
+                     "cannot open: %s (is %s a pilemix output directory?)", strerror(errno), dir);
+    } else if (!(m = json_loadfd(fd, 0, &je))) {
+        pm_error_set(err, PM_EDATA, p.data, 0, "cannot read manifest: %s", je.text);
+        pm_error_set_position(err, je.line, je.column);
+    } else if (!json_is_array(json_object_get(m, "files")) ||
+               !json_is_array(json_object_get(m, "components"))) {
+        pm_error_set(err, PM_EDATA, p.data, 0, "not a pilemix manifest (no files/components)");
+        json_decref(m);
+        m = NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    pm_buf_free(&p);
+    return m;
 }

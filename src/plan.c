@@ -8,6 +8,7 @@
 
 #include "pilemix/buf.h"
 #include "pilemix/record.h"
+#include "pilemix/table.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -506,53 +507,6 @@ void pm_plan_close(pm_plan_t *plan)
 
 /* ---- table ---- */
 
-static void human_size(char *out, size_t n, double bytes)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    size_t u = 0;
-    while (bytes >= 1024.0 && u + 1 < sizeof units / sizeof *units) {
-        bytes /= 1024.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, n, "%.0f B", bytes);
-    else
-        snprintf(out, n, "%.1f %s", bytes, units[u]);
-}
-
-/* Display width: code points, not bytes (names may be UTF-8). */
-static size_t utf8_width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
-    return w;
-}
-
-static void put_left(FILE *out, const char *s, size_t width)
-{
-    fputs(s, out);
-    for (size_t w = utf8_width(s); w < width; w++)
-        fputc(' ', out);
-}
-
-static void put_right(FILE *out, const char *s, size_t width)
-{
-    for (size_t w = utf8_width(s); w < width; w++)
-        fputc(' ', out);
-    fputs(s, out);
-}
-
-/* "3.0", "1.5", "0.3333": like the Pile paper, at least one decimal. */
-static void fmt_epochs(char *out, size_t n, double x)
-{
-    snprintf(out, n, "%.4f", x);
-    size_t len = strlen(out);
-    while (len > 0 && out[len - 1] == '0' && out[len - 2] != '.')
-        out[--len] = '\0';
-}
-
 typedef struct row {
     uint64_t files, size, zst_files;
     double effective;
@@ -591,73 +545,38 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
 
     static const char *const head[] = {"Component", "Files",          "Size",
                                        "Epochs",    "Effective size", "Mix %"};
-    size_t w[6];
-    for (size_t k = 0; k < 6; k++)
-        w[k] = strlen(head[k]);
-    if (w[0] < strlen("Total"))
-        w[0] = strlen("Total");
-    char cell[6][64];
-    /* Pass 0 measures, pass 1 prints; both format cells the same way. */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            for (size_t k = 0; k < 6; k++) {
-                if (k == 0)
-                    put_left(out, head[k], w[k]);
-                else
-                    put_right(out, head[k], w[k]);
-                fputs(k == 5 ? "\n" : "  ", out);
-            }
-            size_t total_w = 2 * 5;
-            for (size_t k = 0; k < 6; k++)
-                total_w += w[k];
-            for (size_t k = 0; k < total_w; k++)
-                fputc('-', out);
-            fputc('\n', out);
-        }
-        for (size_t c = 0; c <= nc; c++) {
-            const row_t *r = c < nc ? &rows[c] : &tot;
-            const char *name = c < nc ? cfg->components[c].name : "Total";
-            if (c == nc && pass == 1) {
-                size_t total_w = 2 * 5;
-                for (size_t k = 0; k < 6; k++)
-                    total_w += w[k];
-                for (size_t k = 0; k < total_w; k++)
-                    fputc('-', out);
-                fputc('\n', out);
-            }
-            char sz[32];
-            human_size(sz, sizeof sz, (double)r->size);
-            /* '*' all compressed, '+' partly: on-disk bytes understate text. */
-            const char *mark = r->zst_files == 0 ? " " : r->zst_files == r->files ? "*" : "+";
-            snprintf(cell[1], sizeof cell[1], "%" PRIu64, r->files);
-            snprintf(cell[2], sizeof cell[2], "%s%s", sz, mark);
-            if (c < nc)
-                fmt_epochs(cell[3], sizeof cell[3], cfg->components[c].epochs);
-            else
-                cell[3][0] = '\0';
-            human_size(sz, sizeof sz, r->effective);
-            snprintf(cell[4], sizeof cell[4], "%s%s", sz, mark);
-            if (tot.effective > 0)
-                snprintf(cell[5], sizeof cell[5], "%.2f%%", 100.0 * r->effective / tot.effective);
-            else
-                snprintf(cell[5], sizeof cell[5], "-");
-            if (pass == 0) {
-                size_t nw = utf8_width(name);
-                if (nw > w[0])
-                    w[0] = nw;
-                for (size_t k = 1; k < 6; k++)
-                    if (strlen(cell[k]) > w[k])
-                        w[k] = strlen(cell[k]);
-            } else {
-                put_left(out, name, w[0]);
-                for (size_t k = 1; k < 6; k++) {
-                    fputs("  ", out);
-                    put_right(out, cell[k], w[k]);
-                }
-                fputc('\n', out);
-            }
-        }
+    static const pm_align_t align[] = {PM_ALIGN_LEFT,  PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
+                                       PM_ALIGN_RIGHT, PM_ALIGN_RIGHT, PM_ALIGN_RIGHT};
+    pm_table_t t;
+    pm_table_init(&t, 6, head, align);
+    for (size_t c = 0; c <= nc; c++) {
+        const row_t *r = c < nc ? &rows[c] : &tot;
+        char cell[6][PM_FMT_MAX + 8], sz[PM_FMT_MAX];
+        const char *cells[6] = {c < nc ? cfg->components[c].name : "Total",
+                                cell[1],
+                                cell[2],
+                                cell[3],
+                                cell[4],
+                                cell[5]};
+        /* '*' all compressed, '+' partly: on-disk bytes understate text. */
+        const char *mark = r->zst_files == 0 ? " " : r->zst_files == r->files ? "*" : "+";
+        pm_fmt_count(r->files, cell[1]);
+        snprintf(cell[2], sizeof cell[2], "%s%s", pm_fmt_bytes((double)r->size, sz), mark);
+        if (c < nc)
+            pm_fmt_epochs(cfg->components[c].epochs, cell[3]);
+        else
+            cell[3][0] = '\0';
+        snprintf(cell[4], sizeof cell[4], "%s%s", pm_fmt_bytes(r->effective, sz), mark);
+        if (tot.effective > 0)
+            snprintf(cell[5], sizeof cell[5], "%.2f%%", 100.0 * r->effective / tot.effective);
+        else
+            snprintf(cell[5], sizeof cell[5], "-");
+        if (c == nc)
+            pm_table_rule(&t);
+        pm_table_add(&t, cells);
     }
+    pm_table_print(&t, out);
+    pm_table_close(&t);
     if (tot.zst_files == tot.files && tot.files)
         fputs("\n* compressed bytes on disk (.jsonl.zst); uncompressed text is larger.\n", out);
     else if (tot.zst_files)

@@ -1,5 +1,7 @@
 #include "pilemix/totals.h"
 
+#include "pilemix/summary.h"
+
 #include <stdlib.h>
 
 _Static_assert(sizeof(pm_file_result_t) % sizeof(uint64_t) == 0, "file results reduce as words");
@@ -101,73 +103,32 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
     return 0;
 }
 
-static void human_bytes(uint64_t n, char *out, size_t size)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-/* Display width of a UTF-8 string: code points (close enough for names). */
-static int display_width(const char *s)
-{
-    int w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
 void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *out)
 {
-    int name_w = (int)strlen("Component");
-    for (size_t c = 0; c < t->n_components; c++) {
-        int w = display_width(job->cfg->components[c].name);
-        if (w > name_w)
-            name_w = w;
+    pm_summary_t s;
+    if (pm_summary_init(&s, t->n_components) < 0) {
+        fputs("(out of memory printing the summary)\n", out);
+        return;
     }
-    fprintf(out, "%-*s %12s %7s %8s %12s %9s %9s %10s %9s\n", name_w, "Component", "docs in",
-            "epochs", "realized", "train", "val", "test", "text", "rejected");
-    pm_task_stats_t all;
-    memset(&all, 0, sizeof all);
-    uint64_t sum_emitted[PM_SPLIT_COUNT] = {0, 0, 0};
     for (size_t c = 0; c < t->n_components; c++) {
-        const pm_task_stats_t *s = &t->comp[c];
-        const char *name = job->cfg->components[c].name;
-        char text[32];
-        human_bytes(s->text_bytes, text, sizeof text);
-        int pad = name_w - display_width(name);
-        fprintf(out, "%s%*s %12llu %7.3g %8.4f %12llu %9llu %9llu %10s %9llu\n", name, pad, "",
-                (unsigned long long)s->docs, job->cfg->components[c].epochs,
-                pm_totals_realized_epochs(t, c), (unsigned long long)t->emitted[c][0],
-                (unsigned long long)t->emitted[c][1], (unsigned long long)t->emitted[c][2], text,
-                (unsigned long long)s->rejected_total);
-        pm_task_stats_add(&all, s);
+        const pm_task_stats_t *st = &t->comp[c];
+        pm_summary_row_t *r = &s.rows[c];
+        r->name = job->cfg->components[c].name;
+        r->docs = st->docs;
+        r->text_bytes = st->text_bytes;
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
-            sum_emitted[sp] += t->emitted[c][sp];
+            r->emitted[sp] = t->emitted[c][sp];
+        r->rejected = st->rejected_total;
+        r->empty_docs = st->empty_docs;
+        r->blank_lines = st->blank_lines;
+        r->epochs = job->cfg->components[c].epochs;
+        r->realized = pm_totals_realized_epochs(t, c);
     }
-    char text[32];
-    human_bytes(all.text_bytes, text, sizeof text);
-    fprintf(out, "%-*s %12llu %7s %8s %12llu %9llu %9llu %10s %9llu\n", name_w, "Total",
-            (unsigned long long)all.docs, "", "", (unsigned long long)sum_emitted[0],
-            (unsigned long long)sum_emitted[1], (unsigned long long)sum_emitted[2], text,
-            (unsigned long long)all.rejected_total);
-    uint64_t zst = 0, raw = 0;
+    s.n_files = t->n_files;
     for (size_t f = 0; f < t->n_files; f++) {
-        zst += t->files[f].zst_bytes;
-        raw += t->files[f].raw_bytes;
+        s.zst_bytes += t->files[f].zst_bytes;
+        s.raw_bytes += t->files[f].raw_bytes;
     }
-    char zs[32], rs[32];
-    human_bytes(zst, zs, sizeof zs);
-    human_bytes(raw, rs, sizeof rs);
-    fprintf(out, "train/val/test: copies written; val/test hold each distinct text once.\n");
-    fprintf(out, "%zu output files: %s compressed, %s uncompressed", t->n_files, zs, rs);
-    if (all.empty_docs || all.blank_lines)
-        fprintf(out, "; %llu empty texts and %llu blank lines skipped",
-                (unsigned long long)all.empty_docs, (unsigned long long)all.blank_lines);
-    fprintf(out, ".\n");
+    pm_summary_print(&s, out);
+    pm_summary_free(&s);
 }

@@ -11,6 +11,8 @@
 #include "pilemix/job.h"
 #include "pilemix/totals.h"
 
+#include <jansson.h>
+
 /* Concatenate the tasks' rejects files in task order into
  * OUTDIR/rejects/rejects.jsonl (only when any exist). *written is set to
  * whether the file was made, res to its size and checksums. */
@@ -18,6 +20,10 @@ int pm_rejects_merge(const pm_job_t *job, bool *written, pm_file_result_t *res, 
 
 int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
                       const pm_file_result_t *rejects, pm_error_t *err);
+
+/* Load OUTDIR dir's manifest.json (a new reference), or NULL with err
+ * filled (PM_EDATA: missing, not JSON, no files/components arrays). */
+json_t *pm_manifest_load(const char *dir, pm_error_t *err);
 
 #define PM_MANIFEST_FORMAT 1
 

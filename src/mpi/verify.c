@@ -4,7 +4,10 @@
 
 #include "pilemix/buf.h"
 #include "pilemix/error.h"
+#include "pilemix/manifest.h"
 #include "pilemix/shard_writer.h"
+#include "pilemix/summary.h"
+#include "pilemix/table.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,38 +44,6 @@ static void problem(file_check_t *fc, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-}
-
-/* The manifest of OUTDIR dir, or NULL with err filled. */
-static json_t *load_manifest(const char *dir, pm_error_t *err)
-{
-    pm_buf_t p;
-    pm_buf_init(&p);
-    if (pm_buf_printf(&p, "%s/manifest.json", dir) < 0) {
-        pm_error_nomem(err);
-        return NULL;
-    }
-    json_t *m = NULL;
-    json_error_t je;
-    /* Open it first: for a file it cannot open, jansson reports line -1
-     * and repeats the path; say plainly what is wrong instead. */
-    int fd = open(p.data, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        pm_error_set(err, PM_EDATA, p.data, 0,
-                     "cannot open: %s (is %s a pilemix output directory?)", strerror(errno), dir);
-    } else if (!(m = json_loadfd(fd, 0, &je))) {
-        pm_error_set(err, PM_EDATA, p.data, 0, "cannot read manifest: %s", je.text);
-        pm_error_set_position(err, je.line, je.column);
-    } else if (!json_is_array(json_object_get(m, "files")) ||
-               !json_is_array(json_object_get(m, "components"))) {
-        pm_error_set(err, PM_EDATA, p.data, 0, "not a pilemix manifest (no files/components)");
-        json_decref(m);
-        m = NULL;
-    }
-    if (fd >= 0)
-        close(fd);
-    pm_buf_free(&p);
-    return m;
 }
 
 /* Print a failed load (verify, stats): "pilemix: CMD: file:line:col: msg". */
@@ -383,7 +354,7 @@ int pm_verify_main(int argc, char **argv)
     const char *dir = argv[0];
     pm_error_t err;
     pm_error_clear(&err);
-    json_t *m = load_manifest(dir, &err);
+    json_t *m = pm_manifest_load(dir, &err);
     int ok = m != NULL, all_ok = 0, root_ok = ok;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     MPI_Bcast(&root_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -423,39 +394,44 @@ static const char *jstr(json_t *o, const char *k)
     return v ? v : "?";
 }
 
-static void print_stats_table(json_t *m)
+/* The stats tables: the run's summary table (summary.h: the same code and
+ * figures as the summary `run` printed) and one row per file. */
+static int print_stats_table(json_t *m, pm_error_t *err)
 {
-    json_t *comps = json_object_get(m, "components"), *files = json_object_get(m, "files");
+    pm_summary_t sum;
+    int rc = pm_summary_from_manifest(&sum, m, err);
+    if (rc < 0) {
+        pm_summary_free(&sum);
+        return rc;
+    }
     printf("%s  (config hash %s, seed %lld, pilemix %s, zstd %s)\n\n", jstr(m, "name"),
            jstr(m, "config_hash"), (long long)json_integer_value(json_object_get(m, "seed")),
            jstr(m, "pilemix_version"), jstr(m, "zstd_version"));
-    int w = 9;
+    pm_summary_print(&sum, stdout);
+    pm_summary_free(&sum);
+    printf("\n");
+    static const char *const head[] = {"File",         "documents",  "text",
+                                       "uncompressed", "compressed", "xxh128 (compressed)"};
+    static const pm_align_t align[] = {PM_ALIGN_LEFT,  PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
+                                       PM_ALIGN_RIGHT, PM_ALIGN_RIGHT, PM_ALIGN_LEFT};
+    pm_table_t t;
+    pm_table_init(&t, 6, head, align);
     size_t i;
     json_t *c;
-    json_array_foreach(comps, i, c) {
-        int l = (int)strlen(jstr(c, "name"));
-        w = l > w ? l : w;
+    json_array_foreach(json_object_get(m, "files"), i, c) {
+        char cell[4][PM_FMT_MAX];
+        const char *cells[6] = {jstr(c, "path"),
+                                pm_fmt_count(jint(c, "documents"), cell[0]),
+                                pm_fmt_bytes((double)jint(c, "text_bytes"), cell[1]),
+                                pm_fmt_bytes((double)jint(c, "uncompressed_bytes"), cell[2]),
+                                pm_fmt_bytes((double)jint(c, "compressed_bytes"), cell[3]),
+                                jstr(c, "xxh128_compressed")};
+        pm_table_add(&t, cells);
     }
-    printf("%-*s %12s %14s %7s %9s %12s %9s %9s %9s\n", w, "Component", "documents", "text bytes",
-           "epochs", "realized", "train", "val", "test", "rejected");
-    json_array_foreach(comps, i, c) {
-        json_t *em = json_object_get(c, "emitted");
-        printf("%-*s %12llu %14llu %7.3g %9.4f %12llu %9llu %9llu %9llu\n", w, jstr(c, "name"),
-               (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
-               json_number_value(json_object_get(c, "epochs")),
-               json_number_value(json_object_get(c, "realized_epochs")),
-               (unsigned long long)jint(em, "train"), (unsigned long long)jint(em, "val"),
-               (unsigned long long)jint(em, "test"),
-               (unsigned long long)jint(json_object_get(c, "bad_records"), "total"));
-    }
-    printf("\n%-22s %12s %14s %14s %14s  %s\n", "File", "documents", "text bytes", "uncompressed",
-           "compressed", "xxh128 (compressed)");
-    json_array_foreach(files, i, c) {
-        printf("%-22s %12llu %14llu %14llu %14llu  %s\n", jstr(c, "path"),
-               (unsigned long long)jint(c, "documents"), (unsigned long long)jint(c, "text_bytes"),
-               (unsigned long long)jint(c, "uncompressed_bytes"),
-               (unsigned long long)jint(c, "compressed_bytes"), jstr(c, "xxh128_compressed"));
-    }
+    pm_table_print(&t, stdout);
+    pm_table_close(&t);
+    printf("(exact byte counts: pilemix stats --json)\n");
+    return 0;
 }
 
 int pm_stats_main(int argc, char **argv)
@@ -478,7 +454,7 @@ int pm_stats_main(int argc, char **argv)
     }
     pm_error_t err;
     pm_error_clear(&err);
-    json_t *m = load_manifest(dir, &err);
+    json_t *m = pm_manifest_load(dir, &err);
     if (!m) {
         report_load("stats", 0, &err);
         return PM_EDATA;
@@ -501,8 +477,9 @@ int pm_stats_main(int argc, char **argv)
             rc = PM_EIO;
         }
         json_decref(o);
-    } else {
-        print_stats_table(m);
+    } else if (print_stats_table(m, &err) < 0) {
+        report_load("stats", 0, &err);
+        rc = PM_EDATA;
     }
     json_decref(m);
     return rc;

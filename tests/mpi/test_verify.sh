@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `pilemix verify` passes on good output (1 and 3 ranks) and catches a flipped
 # byte, a truncated file, a missing file and an unexpected file, each with a
-# message naming the file; `stats` prints tables and JSON. Also: kill -9 of
+# message naming the file; `stats` prints tables and JSON, and the same
+# component table as the run's summary. Also: kill -9 of
 # mpirun itself at a known point mid-run, then --resume, gives the clean bytes.
 . "$(dirname "$0")/lib.sh"
 
 make_corpus "$T/data" 5 6M
 write_config "$T/data" "$T/out" "$T/cfg.json"
-pm 2 run "$T/cfg.json" --progress 0 >/dev/null
+pm 2 run "$T/cfg.json" --progress 0 >"$T/run.out"
 cp -r "$T/out" "$T/ref"
 
 if pm 1 verify "$T/out" >/dev/null && pm 3 verify "$T/out" >/dev/null; then
@@ -56,6 +57,16 @@ if "$PILEMIX" stats "$T/out" | grep -q 'Wikipedia (en)' &&
     ok "stats prints a table and JSON"
 else
     not_ok "stats"
+fi
+# The run's summary and stats print the same table (one code path, summary.h):
+# from the header line to the output files line, byte for byte.
+summary_table() { sed -n '/^Component /,/output files:/p' "$1"; }
+"$PILEMIX" stats "$T/out" >"$T/stats.out"
+if [ -s "$T/stats.out" ] && [ "$(summary_table "$T/run.out" | wc -l)" -ge 9 ] &&
+    diff <(summary_table "$T/run.out") <(summary_table "$T/stats.out") >&2; then
+    ok "stats and the run's summary print the same component table"
+else
+    not_ok "stats and the run summary disagree"
 fi
 
 # kill -9 of mpirun and its ranks (as a scheduler ends a job step) at a known

@@ -1,0 +1,153 @@
+#include "pilemix/summary.h"
+
+#include "pilemix/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pm_summary_init(pm_summary_t *s, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->rows = calloc(n ? n : 1, sizeof *s->rows);
+    if (!s->rows)
+        return PM_ENOMEM;
+    s->n_rows = n;
+    return 0;
+}
+
+void pm_summary_free(pm_summary_t *s)
+{
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+/* An unsigned integer member, or false. */
+static bool get_u64(json_t *o, const char *k, uint64_t *v)
+{
+    json_t *j = json_object_get(o, k);
+    if (!json_is_integer(j) || json_integer_value(j) < 0)
+        return false;
+    *v = (uint64_t)json_integer_value(j);
+    return true;
+}
+
+static int missing(pm_error_t *err, const char *what, size_t i, const char *key)
+{
+    return pm_error_set(err, PM_EDATA, "manifest.json", 0,
+                        "%s[%zu]: \"%s\" missing or not of the expected type", what, i, key);
+}
+
+int pm_summary_from_manifest(pm_summary_t *s, json_t *m, pm_error_t *err)
+{
+    json_t *comps = json_object_get(m, "components"), *files = json_object_get(m, "files");
+    if (!json_is_array(comps) || !json_is_array(files))
+        return pm_error_set(err, PM_EDATA, "manifest.json", 0, "no components or files array");
+    if (pm_summary_init(s, json_array_size(comps)) < 0)
+        return pm_error_nomem(err);
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        pm_summary_row_t *r = &s->rows[i];
+        json_t *em = json_object_get(c, "emitted");
+        json_t *bad = json_object_get(c, "bad_records");
+        r->name = json_string_value(json_object_get(c, "name"));
+        if (!r->name)
+            return missing(err, "components", i, "name");
+        static const char *const keys[] = {"documents", "text_bytes", "empty_documents",
+                                           "blank_lines"};
+        uint64_t *dst[] = {&r->docs, &r->text_bytes, &r->empty_docs, &r->blank_lines};
+        for (size_t k = 0; k < 4; k++)
+            if (!get_u64(c, keys[k], dst[k]))
+                return missing(err, "components", i, keys[k]);
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
+            if (!get_u64(em, pm_split_name(sp), &r->emitted[sp]))
+                return missing(err, "components", i, "emitted");
+        if (!get_u64(bad, "total", &r->rejected))
+            return missing(err, "components", i, "bad_records");
+        json_t *ep = json_object_get(c, "epochs"), *re = json_object_get(c, "realized_epochs");
+        if (!json_is_number(ep) || !json_is_number(re))
+            return missing(err, "components", i, "epochs");
+        r->epochs = json_number_value(ep);
+        r->realized = json_number_value(re);
+    }
+    json_array_foreach(files, i, c) {
+        const char *split = json_string_value(json_object_get(c, "split"));
+        if (split && !strcmp(split, "rejects"))
+            continue;
+        uint64_t zst, raw;
+        if (!get_u64(c, "compressed_bytes", &zst) || !get_u64(c, "uncompressed_bytes", &raw))
+            return missing(err, "files", i, "compressed_bytes");
+        s->n_files++;
+        s->zst_bytes += zst;
+        s->raw_bytes += raw;
+    }
+    return 0;
+}
+
+enum {
+    COL_NAME,
+    COL_DOCS,
+    COL_EPOCHS,
+    COL_REAL,
+    COL_TRAIN,
+    COL_VAL,
+    COL_TEST,
+    COL_TEXT,
+    COL_REJ,
+    N_COLS
+};
+
+void pm_summary_print(const pm_summary_t *s, FILE *out)
+{
+    static const char *const head[N_COLS] = {
+        "Component", "documents", "epochs", "realized", "train", "val", "test", "text", "rejected"};
+    pm_align_t align[N_COLS];
+    for (size_t k = 0; k < N_COLS; k++)
+        align[k] = k == COL_NAME ? PM_ALIGN_LEFT : PM_ALIGN_RIGHT;
+    pm_table_t t;
+    pm_table_init(&t, N_COLS, head, align);
+    pm_summary_row_t all;
+    memset(&all, 0, sizeof all);
+    all.name = "Total";
+    char cell[N_COLS][PM_FMT_MAX];
+    for (size_t i = 0; i <= s->n_rows; i++) {
+        const pm_summary_row_t *r = i < s->n_rows ? &s->rows[i] : &all;
+        const char *cells[N_COLS];
+        for (size_t k = 0; k < N_COLS; k++)
+            cells[k] = cell[k];
+        cells[COL_NAME] = r->name;
+        pm_fmt_count(r->docs, cell[COL_DOCS]);
+        pm_fmt_count(r->emitted[PM_SPLIT_TRAIN], cell[COL_TRAIN]);
+        pm_fmt_count(r->emitted[PM_SPLIT_VAL], cell[COL_VAL]);
+        pm_fmt_count(r->emitted[PM_SPLIT_TEST], cell[COL_TEST]);
+        pm_fmt_bytes((double)r->text_bytes, cell[COL_TEXT]);
+        pm_fmt_count(r->rejected, cell[COL_REJ]);
+        if (i < s->n_rows) {
+            pm_fmt_epochs(r->epochs, cell[COL_EPOCHS]);
+            snprintf(cell[COL_REAL], PM_FMT_MAX, "%.4f", r->realized);
+            all.docs += r->docs;
+            all.text_bytes += r->text_bytes;
+            for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
+                all.emitted[sp] += r->emitted[sp];
+            all.rejected += r->rejected;
+            all.empty_docs += r->empty_docs;
+            all.blank_lines += r->blank_lines;
+        } else {
+            cells[COL_EPOCHS] = cells[COL_REAL] = "";
+            pm_table_rule(&t);
+        }
+        pm_table_add(&t, cells);
+    }
+    pm_table_print(&t, out);
+    pm_table_close(&t);
+    char zs[PM_FMT_MAX], rs[PM_FMT_MAX], n[PM_FMT_MAX];
+    fprintf(out, "train/val/test: copies written; val/test hold each distinct text once.\n");
+    fprintf(out, "%s output files: %s compressed, %s uncompressed", pm_fmt_count(s->n_files, n),
+            pm_fmt_bytes((double)s->zst_bytes, zs), pm_fmt_bytes((double)s->raw_bytes, rs));
+    if (all.empty_docs || all.blank_lines) {
+        char e[PM_FMT_MAX], b[PM_FMT_MAX];
+        fprintf(out, "; %s empty texts and %s blank lines skipped", pm_fmt_count(all.empty_docs, e),
+                pm_fmt_count(all.blank_lines, b));
+    }
+    fprintf(out, ".\n");
+}
