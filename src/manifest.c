@@ -96,6 +96,41 @@ static int build_error(pm_error_t *err, const char *what, const json_error_t *je
                         je->text);
 }
 
+/* Format 2: the text bytes per split (so a report can compute the share
+ * the epochs ask for) and the document length histogram per split (job.h),
+ * each array cut after its last non-zero bucket. */
+static int add_split_figures(json_t *comp, const pm_task_stats_t *s, pm_error_t *err)
+{
+    json_t *bytes = json_object(), *hist = json_object();
+    if (!bytes || !hist)
+        goto nomem;
+    for (int sp = 0; sp < PM_SPLIT_COUNT; sp++) {
+        const char *name = pm_split_name(sp);
+        if (json_object_set_new(bytes, name, json_integer((json_int_t)s->split_text_bytes[sp])) < 0)
+            goto nomem;
+        size_t n = PM_LEN_BUCKETS;
+        while (n > 0 && s->len_log2[sp][n - 1] == 0)
+            n--;
+        json_t *a = json_array();
+        if (!a || json_object_set_new(hist, name, a) < 0)
+            goto nomem;
+        for (size_t k = 0; k < n; k++)
+            if (json_array_append_new(a, json_integer((json_int_t)s->len_log2[sp][k])) < 0)
+                goto nomem;
+    }
+    if (json_object_set_new(comp, "split_text_bytes", bytes) < 0) {
+        bytes = NULL;
+        goto nomem;
+    }
+    if (json_object_set_new(comp, "doc_length_log2", hist) < 0)
+        return pm_error_nomem(err);
+    return 0;
+nomem:
+    json_decref(bytes);
+    json_decref(hist);
+    return pm_error_nomem(err);
+}
+
 /* Component c's manifest object (a new reference in *out). */
 static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t **out,
                           pm_error_t *err)
@@ -150,8 +185,14 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, j
         "test", (json_int_t)t->emitted[c][PM_SPLIT_TEST], "emitted_text_bytes_train",
         (json_int_t)s->train_copy_bytes, "holdout_duplicates", "val",
         (json_int_t)t->dups[c][PM_SPLIT_VAL], "test", (json_int_t)t->dups[c][PM_SPLIT_TEST]);
-    if (!*out)
+    if (!*out) {
         rc = build_error(err, cc->name, &je);
+        goto done;
+    }
+    if ((rc = add_split_figures(*out, s, err)) < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
 done:
     json_decref(files);
     json_decref(reasons);

@@ -129,6 +129,7 @@ static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm
     const char *meta = rec->meta.data ? rec->meta.data : "";
     st->split_docs[split]++;
     st->split_text_bytes[split] += text_len;
+    st->len_log2[split][pm_len_bucket(text_len)]++;
     st->text_bytes += text_len;
     if (split != PM_SPLIT_TRAIN) {
         sr.key = pm_mix_holdout_key(&job->mix, rec->text.data, text_len);

@@ -20,9 +20,26 @@
 
 #include <stdint.h>
 
-/* Counters of one scatter task (one input file). Identity that must hold:
+/* Document length histogram: bucket k counts texts of 2^k .. 2^(k+1)-1
+ * bytes (k = floor(log2(bytes)); texts are never empty here), the last
+ * bucket everything longer. 40 buckets reach 1 TiB, far past the 4 GiB
+ * record limit. */
+#define PM_LEN_BUCKETS 40
+
+static inline unsigned pm_len_bucket(uint64_t bytes)
+{
+    unsigned k = 0;
+    while (bytes > 1 && k + 1 < PM_LEN_BUCKETS) {
+        bytes >>= 1;
+        k++;
+    }
+    return k;
+}
+
+/* Counters of one scatter task (one input file). Identities that must hold:
  * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
- * split_docs[test]. */
+ * split_docs[test]; for each split s, the len_log2[s] buckets sum to
+ * split_docs[s]. */
 typedef struct pm_task_stats {
     uint64_t bytes_in;                      /* file size on disk */
     uint64_t lines;                         /* every line, blank ones included */
@@ -38,6 +55,10 @@ typedef struct pm_task_stats {
     uint64_t train_copy_bytes;  /* their text bytes */
     uint64_t train_zero_copies; /* train documents sampled to 0 copies (epochs < 1) */
     uint64_t skipped_files;     /* 1 when on_bad_file "skip" skipped this file whole */
+    /* documents per split by text length (PM_LEN_BUCKETS above): held-out
+     * documents before holdout duplicates are dropped, train documents
+     * once each (not per copy) */
+    uint64_t len_log2[PM_SPLIT_COUNT][PM_LEN_BUCKETS];
 } pm_task_stats_t;
 
 #define PM_TASK_STATS_WORDS (sizeof(pm_task_stats_t) / sizeof(uint64_t))

@@ -25,6 +25,10 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
  * filled (PM_EDATA: missing, not JSON, no files/components arrays). */
 json_t *pm_manifest_load(const char *dir, pm_error_t *err);
 
-#define PM_MANIFEST_FORMAT 1
+/* 1: first release. 2: adds per component "split_text_bytes" (text bytes
+ * of the documents each split got) and "doc_length_log2" (per split, the
+ * documents by text length: element k counts texts of 2^k .. 2^(k+1)-1
+ * bytes). Readers accept both; a format 1 manifest has no histogram. */
+#define PM_MANIFEST_FORMAT 2
 
 #endif

@@ -394,6 +394,8 @@ typedef struct {
     uint64_t lines, blank, rejected, empty, docs;
     uint64_t train_docs, train_copies, val, test, dup_val, dup_test;
     uint64_t by_reason[PM_REC_STATUS_COUNT];
+    uint64_t len_hist[PM_SPLIT_COUNT][64]; /* documents by floor(log2(text bytes)) */
+    uint64_t split_bytes[PM_SPLIT_COUNT];
 } comp_stats_t;
 
 /* The comparators need the names behind plan indices; a CLI can afford a
@@ -521,6 +523,8 @@ static bool derive_expected(const pm_config_t *cfg, const pm_plan_t *plan, const
                 .file = (uint32_t)fi,
             };
             pm_split_t split = pm_mix_split(mix, rec.text.data, rec.text.len);
+            st->len_hist[split][63 - __builtin_clzll((unsigned long long)rec.text.len)]++;
+            st->split_bytes[split] += rec.text.len;
             if (split == PM_SPLIT_TRAIN) {
                 st->train_docs++;
                 uint32_t copies = pm_mix_copies(mix, file_hash, line.offset, comp->epochs);
@@ -800,6 +804,43 @@ static bool hash_file(const char *path, XXH128_hash_t *out)
     return ok;
 }
 
+/* The manifest's per-split text bytes and document length histograms (format
+ * 2) against the figures counted here from the inputs. */
+static void check_manifest_figures(const char *outdir, const pm_config_t *cfg,
+                                   const comp_stats_t *cs)
+{
+    char *mpath = path_join(outdir, "manifest.json");
+    json_t *m = json_load_file(mpath, 0, NULL);
+    free(mpath);
+    json_t *comps = json_object_get(m, "components");
+    if (json_array_size(comps) != cfg->n_components) {
+        problem("manifest.json: not one component entry per config component");
+        json_decref(m);
+        return;
+    }
+    for (size_t c = 0; c < cfg->n_components; c++) {
+        json_t *o = json_array_get(comps, c);
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++) {
+            const char *sn = pm_split_name(sp);
+            json_t *b = json_object_get(json_object_get(o, "split_text_bytes"), sn);
+            if (!json_is_integer(b) || (uint64_t)json_integer_value(b) != cs[c].split_bytes[sp])
+                problem("manifest.json: %s: split_text_bytes.%s is not %" PRIu64,
+                        cfg->components[c].name, sn, cs[c].split_bytes[sp]);
+            json_t *h = json_object_get(json_object_get(o, "doc_length_log2"), sn);
+            size_t n = 64;
+            while (n > 0 && cs[c].len_hist[sp][n - 1] == 0)
+                n--;
+            bool same = json_is_array(h) && json_array_size(h) == n;
+            for (size_t k = 0; same && k < n; k++)
+                same = (uint64_t)json_integer_value(json_array_get(h, k)) == cs[c].len_hist[sp][k];
+            if (!same)
+                problem("manifest.json: %s: doc_length_log2.%s differs from the inputs' lengths",
+                        cfg->components[c].name, sn);
+        }
+    }
+    json_decref(m);
+}
+
 /* XXH128SUMS must be checkable with `xxh128sum -c` from OUTDIR: lines
  * "<32 hex>  <path>" (GNU style, optional '*' binary marker), covering every
  * data file. manifest.json must at least be a JSON object. */
@@ -1024,6 +1065,7 @@ static int check_run(const char *config_path)
                     "extra copies, expected %.1f +- %.1f",
                     cfg.components[i].name, st->train_copies, st->train_docs, e, extra, mean, sd);
     }
+    check_manifest_figures(cfg.out_dir, &cfg, cs);
     uint64_t tot_copies = 0;
     for (size_t i = 0; i < cfg.n_components; i++)
         tot_copies += cs[i].train_copies;

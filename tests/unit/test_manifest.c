@@ -69,6 +69,12 @@ static void fill_totals(mfx_t *x)
         s->train_copy_bytes = k + 13;
         s->train_zero_copies = k + 14;
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++) {
+            s->split_text_bytes[sp] = k + 40 + (uint64_t)sp;
+            /* a histogram ending at bucket 5 + sp (its trailing zeros cut) */
+            for (unsigned b = 0; b <= 5 + (unsigned)sp; b++)
+                s->len_log2[sp][b] = b == 1 ? 0 : k + b;
+        }
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++) {
             t->emitted[c][sp] = k + 20 + (uint64_t)sp;
             t->dups[c][sp] = sp == PM_SPLIT_TRAIN ? 0 : k + 30 + (uint64_t)sp;
         }
@@ -237,6 +243,15 @@ START_TEST(test_manifest_fields)
         json_t *dups = json_object_get(o, "holdout_duplicates");
         ck_assert_uint_eq(ju(dups, "val"), x.t.dups[c][PM_SPLIT_VAL]);
         ck_assert_uint_eq(ju(dups, "test"), x.t.dups[c][PM_SPLIT_TEST]);
+        json_t *stb = json_object_get(o, "split_text_bytes");
+        json_t *hist = json_object_get(o, "doc_length_log2");
+        for (int sp = 0; sp < PM_SPLIT_COUNT; sp++) {
+            ck_assert_uint_eq(ju(stb, pm_split_name(sp)), s->split_text_bytes[sp]);
+            json_t *a = json_object_get(hist, pm_split_name(sp));
+            ck_assert_uint_eq(json_array_size(a), 6 + (size_t)sp);
+            for (size_t b = 0; b < json_array_size(a); b++)
+                ck_assert_uint_eq(json_integer_value(json_array_get(a, b)), s->len_log2[sp][b]);
+        }
     }
 
     json_t *files = json_object_get(m, "files");

@@ -219,9 +219,15 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
     v.fh = pm_file_hash("C", "a.jsonl");
     ck_assert_uint_eq(x.job.file_hash[0], v.fh);
     uint64_t want_split[PM_SPLIT_COUNT] = {0}, want_copies = 0, zero = 0;
+    uint64_t want_hist[PM_SPLIT_COUNT][PM_LEN_BUCKETS] = {{0}};
     for (size_t i = 0; i < n; i++) {
         w[i].split = pm_mix_split(&v.mix, w[i].text, w[i].text_len);
         want_split[w[i].split]++;
+        /* the histogram by the definition: 2^k <= bytes < 2^(k+1) */
+        unsigned k = 0;
+        while (((uint64_t)2 << k) <= w[i].text_len)
+            k++;
+        want_hist[w[i].split][k]++;
         w[i].copies =
             w[i].split == PM_SPLIT_TRAIN ? pm_mix_copies(&v.mix, v.fh, w[i].offset, epochs) : 1;
         if (w[i].split == PM_SPLIT_TRAIN) {
@@ -240,6 +246,11 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
     ck_assert_uint_eq(st.rejected_total, 0);
     for (int k = 0; k < PM_SPLIT_COUNT; k++)
         ck_assert_uint_eq(st.split_docs[k], want_split[k]);
+    for (int k = 0; k < PM_SPLIT_COUNT; k++)
+        for (unsigned b = 0; b < PM_LEN_BUCKETS; b++)
+            ck_assert_msg(
+                st.len_log2[k][b] == want_hist[k][b], "split %d bucket %u: %llu, want %llu", k, b,
+                (unsigned long long)st.len_log2[k][b], (unsigned long long)want_hist[k][b]);
     ck_assert_uint_eq(st.train_copies, want_copies);
     ck_assert_uint_eq(st.train_zero_copies, zero);
     stats_identity(&st);
