@@ -7,6 +7,7 @@
 #include "pilemix/config.h"
 #include "pilemix/error.h"
 #include "pilemix/plan.h"
+#include "pilemix/report.h"
 
 #include <malloc.h>
 #include <mpi.h>
@@ -24,6 +25,8 @@ static const char usage_text[] =
     "  pilemix run    CONFIG [options]    build the dataset; launch with mpirun -np N\n"
     "  pilemix verify OUTDIR              re-read every output file against the manifest\n"
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
+    "  pilemix report OUTDIR [-o FILE]    one self-contained HTML page with plots (default\n"
+    "                                     FILE: OUTDIR.report.html; - for stdout)\n"
     "  pilemix --help | --version\n"
     "\n"
     "run options:\n"
@@ -82,6 +85,53 @@ static int cmd_plan(int argc, char **argv)
         pm_error_format(&err, line, sizeof line);
         fprintf(stderr, "pilemix: error: %s\n", line);
     }
+    return exit_status(rc);
+}
+
+/* A failed command's error line: "pilemix: CMD: file:line:col: message". */
+static void print_error(const char *cmd, pm_error_t *err, int rc)
+{
+    PM_ERROR_CHECK(err, rc);
+    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(err, line, sizeof line);
+    fprintf(stderr, "pilemix: %s: %s\n", cmd, line);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc)
+                return usage_error("report: %s needs a FILE", argv[i]);
+            out = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return usage_error("report: unknown option %s", argv[i]);
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            return usage_error("report: unexpected argument %s", argv[i]);
+        }
+    }
+    if (!dir)
+        return usage_error("report needs an OUTDIR%s", "");
+    pm_buf_t path;
+    pm_buf_init(&path);
+    pm_error_t err;
+    pm_error_clear(&err);
+    int rc = 0;
+    if (!out) {
+        if (pm_report_default_path(dir, &path) < 0)
+            rc = pm_error_nomem(&err);
+        out = path.data;
+    }
+    if (rc == 0)
+        rc = pm_report_write(dir, out, &err);
+    if (rc < 0)
+        print_error("report", &err, rc);
+    else if (strcmp(out, "-"))
+        printf("pilemix: report: wrote %s\n", out);
+    pm_buf_free(&path);
     return exit_status(rc);
 }
 
@@ -159,6 +209,8 @@ int main(int argc, char **argv)
         return cmd_plan(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return exit_status(pm_stats_main(argc - 2, argv + 2));
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "verify")) {
         pm_run_opts_t opts;
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)
