@@ -8,7 +8,9 @@
 #include "pilemix/error.h"
 #include "pilemix/plan.h"
 #include "pilemix/report.h"
+#include "pilemix/sample.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <mpi.h>
 #include <signal.h>
@@ -27,6 +29,7 @@ static const char usage_text[] =
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
     "  pilemix report OUTDIR [-o FILE]    one self-contained HTML page with plots (default\n"
     "                                     FILE: OUTDIR.report.html; - for stdout)\n"
+    "  pilemix sample OUTDIR [options]    a few documents, chosen reproducibly, to eyeball\n"
     "  pilemix --help | --version\n"
     "\n"
     "run options:\n"
@@ -37,6 +40,13 @@ static const char usage_text[] =
     "  --work-dir DIR       override run.work_dir\n"
     "  --mem-per-rank SIZE  override run.mem_per_rank (e.g. 512M, 2GiB)\n"
     "  --progress SECS      progress line interval on stderr (default 10, 0 = off)\n"
+    "\n"
+    "sample options:\n"
+    "  -n N                 documents to show (default 5)\n"
+    "  --component NAME     only this component's documents\n"
+    "  --split S            only train, val or test (default: all)\n"
+    "  --seed K             another seed, another sample (default 0)\n"
+    "  --width W            cut text and meta to W columns (default 160, 0 = whole)\n"
     "\n"
     "The output is a pure function of the config, the seed and the input files: the\n"
     "number of ranks, the memory budget and resumes never change a byte.\n"
@@ -135,6 +145,64 @@ static int cmd_report(int argc, char **argv)
     return exit_status(rc);
 }
 
+/* A whole number argument of option opt, or a usage error. */
+static int parse_u64(const char *opt, const char *val, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(val, &end, 10);
+    if (!*val || *end || errno || val[0] == '-')
+        return usage_error("%s needs a whole number", opt);
+    *out = v;
+    return 0;
+}
+
+static int cmd_sample(int argc, char **argv)
+{
+    pm_sample_opts_t o = {NULL, PM_SAMPLE_DEFAULT_N, NULL, NULL, 0, PM_SAMPLE_DEFAULT_WIDTH};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(a, "-n") || !strcmp(a, "--component") || !strcmp(a, "--split") ||
+                     !strcmp(a, "--seed") || !strcmp(a, "--width");
+        if (takes && !val)
+            return usage_error("sample: %s needs a value", a);
+        uint64_t v;
+        int rc = 0;
+        if (!strcmp(a, "-n")) {
+            if (!(rc = parse_u64(a, val, &v)))
+                o.n = v;
+        } else if (!strcmp(a, "--seed")) {
+            rc = parse_u64(a, val, &o.seed);
+        } else if (!strcmp(a, "--width")) {
+            if (!(rc = parse_u64(a, val, &v)))
+                o.width = (size_t)v;
+        } else if (!strcmp(a, "--component")) {
+            o.component = val;
+        } else if (!strcmp(a, "--split")) {
+            o.split = val;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("sample: unknown option %s", a);
+        } else if (!o.outdir) {
+            o.outdir = a;
+        } else {
+            return usage_error("sample: unexpected argument %s", a);
+        }
+        if (rc)
+            return rc;
+        i += takes;
+    }
+    if (!o.outdir)
+        return usage_error("sample needs an OUTDIR%s", "");
+    pm_error_t err;
+    pm_error_clear(&err);
+    int rc = pm_sample_print(&o, stdout, &err);
+    if (rc == PM_EUSAGE)
+        return usage_error("sample: %s", err.msg);
+    if (rc < 0)
+        print_error("sample", &err, rc);
+    return exit_status(rc);
+}
+
 static int parse_run(int argc, char **argv, pm_run_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -211,6 +279,8 @@ int main(int argc, char **argv)
         return exit_status(pm_stats_main(argc - 2, argv + 2));
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sample"))
+        return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "verify")) {
         pm_run_opts_t opts;
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)

@@ -58,6 +58,17 @@ if "$PILEMIX" stats "$T/out" | grep -q 'Wikipedia (en)' &&
 else
     not_ok "stats"
 fi
+# sample: the same documents for the same seed, a clear usage error otherwise.
+"$PILEMIX" sample "$T/out" -n 3 --seed 9 >"$T/s1" && "$PILEMIX" sample "$T/out" -n 3 --seed 9 >"$T/s2"
+if cmp -s "$T/s1" "$T/s2" && [ "$(grep -c '^\[' "$T/s1")" -eq 3 ] && grep -q '    text: ' "$T/s1" &&
+    "$PILEMIX" sample "$T/out" -n 2 --component Books3 --split train | grep -q '^\[2\] Books3 ' &&
+    expect_fail 2 'not a split' "$PILEMIX" sample "$T/out" --split dev &&
+    expect_fail 2 'no component "Nope"' "$PILEMIX" sample "$T/out" --component Nope &&
+    expect_fail 2 '-n needs a whole number' "$PILEMIX" sample "$T/out" -n x; then
+    ok "sample: reproducible for a seed, filters, usage errors"
+else
+    not_ok "sample"
+fi
 # The run's summary and stats print the same table (one code path, summary.h):
 # from the header line to the output files line, byte for byte.
 summary_table() { sed -n '/^Component /,/output files:/p' "$1"; }
