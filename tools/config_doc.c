@@ -4,20 +4,27 @@
  *   pilemix-config-doc --markdown        print the table
  *   pilemix-config-doc --check README    exit 1 when README's table differs
  *   pilemix-config-doc --update README   rewrite README's table in place
+ *   pilemix-config-doc --man TEMPLATE    print the man page: TEMPLATE with its
+ *                                        MAN_MARK line replaced by the keys
+ *                                        in roff, and @VERSION@ by the version
  *
  * The table sits between a line starting with BEGIN_MARK and a line starting
  * with END_MARK; the rest of the README (prose, examples) is left alone.
  * jobs/gen-docs.sh builds this tool and runs --update; a meson test runs
- * --check. Built by meson, not installed. */
+ * --check. The build makes pilemix.1 with --man from docs/pilemix.1.in, so
+ * the installed man page always has the keys of the binary beside it.
+ * Built by meson, not installed. */
 #include "pilemix/buf.h"
 #include "pilemix/config_schema.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BEGIN_MARK "<!-- config-keys:begin"
 #define END_MARK "<!-- config-keys:end"
+#define MAN_MARK ".\\\" @CONFIG_KEYS@"
 
 /* A table cell: "|" would end the cell early. */
 static void append_cell(pm_buf_t *b, const char *s)
@@ -49,6 +56,111 @@ static int render(pm_buf_t *b)
         pm_buf_append_str(b, " |\n");
     }
     return b->data ? 0 : -1;
+}
+
+static char *read_file(const char *path);
+
+/* Text for roff: backslashes escaped, `code` in bold and *words* in italics
+ * (the schema's docs are written for markdown), a leading '.' or '\''
+ * protected. */
+static void append_roff(pm_buf_t *b, const char *s)
+{
+    bool bold = false, italic = false;
+    if (*s == '.' || *s == '\'')
+        pm_buf_append_str(b, "\\&");
+    for (; *s; s++) {
+        if (*s == '`') {
+            pm_buf_append_str(b, bold ? "\\fR" : "\\fB");
+            bold = !bold;
+        } else if (*s == '*' && !bold) {
+            pm_buf_append_str(b, italic ? "\\fR" : "\\fI");
+            italic = !italic;
+        } else if (*s == '\\') {
+            pm_buf_append_str(b, "\\e");
+        } else if (*s == '\n') {
+            pm_buf_append_char(b, ' ');
+        } else {
+            pm_buf_append_char(b, *s);
+        }
+    }
+    if (bold || italic)
+        pm_buf_append_str(b, "\\fR");
+}
+
+static int render_man(pm_buf_t *b)
+{
+    const pm_cfg_schema_t *s = &pm_config_schema;
+    for (size_t i = 0; i < s->n_keys; i++) {
+        const pm_cfg_key_t *k = &s->keys[i];
+        char path[256], type[512];
+        pm_cfg_key_doc_path(s, k, path, sizeof path);
+        pm_cfg_key_doc_type(k, type, sizeof type);
+        pm_buf_append_str(b, ".TP\n.B ");
+        append_roff(b, path);
+        pm_buf_append_str(b, "\n");
+        append_roff(b, type);
+        pm_buf_append_str(b, ".\n");
+        append_roff(b, k->doc);
+        bool stop = k->doc[0] && k->doc[strlen(k->doc) - 1] == '.';
+        if (k->cli) {
+            stop = false;
+            pm_buf_append_str(b, "; ");
+            append_roff(b, k->cli);
+            pm_buf_append_str(b, " overrides it");
+        }
+        if (!(k->flags & PM_CFG_OUTPUT)) {
+            pm_buf_append_str(b, "; cannot change the output, so not in the config hash");
+            stop = false;
+        }
+        pm_buf_append_str(b, stop ? "\n" : ".\n");
+    }
+    return b->data ? 0 : -1;
+}
+
+/* The man page: template with the key list and the version filled in. */
+static int print_man(const char *template_path)
+{
+    char *text = read_file(template_path);
+    if (!text) {
+        fprintf(stderr, "pilemix-config-doc: cannot read %s\n", template_path);
+        return 1;
+    }
+    pm_buf_t keys, out;
+    pm_buf_init(&keys);
+    pm_buf_init(&out);
+    int found = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len == strlen(MAN_MARK) && !memcmp(line, MAN_MARK, len)) {
+            render_man(&keys);
+            pm_buf_append(&out, keys.data, keys.len);
+            found++;
+        } else {
+            for (size_t i = 0; i < len; i++) {
+                if (!strncmp(line + i, "@VERSION@", 9)) {
+                    pm_buf_append_str(&out, PM_VERSION);
+                    i += 8;
+                } else {
+                    pm_buf_append_char(&out, line[i]);
+                }
+            }
+            pm_buf_append_char(&out, '\n');
+        }
+        line += len + (nl ? 1 : 0);
+    }
+    int rc = 0;
+    if (found != 1) {
+        fprintf(stderr, "pilemix-config-doc: %s: needs exactly one \"%s\" line\n", template_path,
+                MAN_MARK);
+        rc = 1;
+    } else if (!out.data || fwrite(out.data, 1, out.len, stdout) != out.len) {
+        rc = 1;
+    }
+    free(text);
+    pm_buf_free(&keys);
+    pm_buf_free(&out);
+    return rc;
 }
 
 static char *read_file(const char *path)
@@ -120,14 +232,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "pilemix-config-doc: out of memory\n");
         return 1;
     }
+    if (argc == 3 && !strcmp(argv[1], "--man")) {
+        pm_buf_free(&table);
+        return print_man(argv[2]);
+    }
     if (argc == 2 && !strcmp(argv[1], "--markdown")) {
         fputs(table.data, stdout);
         pm_buf_free(&table);
         return 0;
     }
     if (argc != 3 || (strcmp(argv[1], "--check") && strcmp(argv[1], "--update"))) {
-        fprintf(stderr,
-                "usage: pilemix-config-doc --markdown | --check README | --update README\n");
+        fprintf(stderr, "usage: pilemix-config-doc --markdown | --check README | --update README | "
+                        "--man TEMPLATE\n");
         pm_buf_free(&table);
         return 2;
     }

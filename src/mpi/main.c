@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 static const char usage_text[] =
@@ -59,6 +61,42 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'pilemix --help'.\n");
     return 2;
+}
+
+/* The libraries pilemix was built with (their headers' macros) and the ones
+ * it runs with (their own calls): a mismatch explains many a surprise on a
+ * cluster. MPI_Get_library_version may be called before MPI_Init (MPI 3.0,
+ * 8.1.1), so --version needs no launcher. */
+static int print_version(void)
+{
+    printf("pilemix %s\n", PM_VERSION);
+    printf("  %-8s built with %s, running %s\n", "zstd", ZSTD_VERSION_STRING, ZSTD_versionString());
+#if JANSSON_VERSION_HEX >= 0x020d00
+    const char *jansson_running = jansson_version_str();
+#else
+    const char *jansson_running = "(unknown: jansson < 2.13)";
+#endif
+    printf("  %-8s built with %s, running %s\n", "jansson", JANSSON_VERSION, jansson_running);
+    unsigned xv = XXH_versionNumber();
+    char xb[32], xr[32];
+    snprintf(xb, sizeof xb, "%d.%d.%d", XXH_VERSION_MAJOR, XXH_VERSION_MINOR, XXH_VERSION_RELEASE);
+    snprintf(xr, sizeof xr, "%u.%u.%u", xv / 10000, xv / 100 % 100, xv % 100);
+    printf("  %-8s built with %s, running %s\n", "xxHash", xb, xr);
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0, ver = 0, sub = 0;
+    MPI_Get_library_version(lib, &len);
+    MPI_Get_version(&ver, &sub);
+    lib[strcspn(lib, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." */
+#ifdef OPEN_MPI
+    char mb[64];
+    snprintf(mb, sizeof mb, "Open MPI %d.%d.%d", OMPI_MAJOR_VERSION, OMPI_MINOR_VERSION,
+             OMPI_RELEASE_VERSION);
+#else
+    const char *mb = "MPI";
+#endif
+    printf("  %-8s built with %s (MPI %d.%d), running %s (MPI %d.%d)\n", "MPI", mb, MPI_VERSION,
+           MPI_SUBVERSION, lib, ver, sub);
+    return 0;
 }
 
 static int exit_status(int rc)
@@ -269,10 +307,8 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return 0;
     }
-    if (!strcmp(cmd, "--version")) {
-        printf("pilemix %s (zstd %s)\n", PM_VERSION, ZSTD_versionString());
-        return 0;
-    }
+    if (!strcmp(cmd, "--version"))
+        return print_version();
     if (!strcmp(cmd, "plan"))
         return cmd_plan(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
