@@ -28,8 +28,12 @@ start() {
     job=$!
     wait_stopped "$T/log"
 }
-# The ranks: mpirun's children here (one host).
-ranks() { pgrep -P "$job"; }
+# SIGTERM to every rank: mpirun's children here (one host).
+term_ranks() {
+    local pids
+    mapfile -t pids < <(pgrep -P "$job")
+    kill -TERM "${pids[@]}"
+}
 end_job() {
     rc=0
     wait "$job" || rc=$?
@@ -43,14 +47,18 @@ hint_once() {
     [ "$(grep -cxF "$hint" "$T/log")" -eq 1 ] || { echo "hint not printed exactly once" >&2; return 1; }
 }
 resume_same() {
-    pm 3 run "$T/cfg.json" --resume --progress 0 >"$T/rlog" 2>&1 && same_output "$T/ref" "$T/out" &&
-        grep -q "resumed: reused" "$T/rlog" || { cat "$T/rlog"; return 1; }
+    if pm 3 run "$T/cfg.json" --resume --progress 0 >"$T/rlog" 2>&1 &&
+        same_output "$T/ref" "$T/out" && grep -q "resumed: reused" "$T/rlog"; then
+        return 0
+    fi
+    cat "$T/rlog"
+    return 1
 }
 
 # 1. Mid-scatter: rank stops itself in the middle of task 0, every rank gets
 # SIGTERM (as srun and scancel deliver it), then it goes on.
 start 3 scatter-record:task=0:n=5:stop
-kill -TERM $(ranks)
+term_ranks
 kill -CONT "$stopped_pid"
 end_job
 if [ "$rc" -eq 143 ] && hint_once && no_temps && [ ! -e "$T/out.work/spill/task-0000000.spill" ] &&
@@ -64,7 +72,7 @@ fi
 # 2. Mid-gather, in the middle of output file 0 (many passes, so records
 # follow the stop): the file is aborted, its temp removed, no result.
 start 3 gather-pass:file=0:n=2:stop PILEMIX_TEST_GATHER_BYTES=100000
-kill -TERM $(ranks)
+term_ranks
 kill -CONT "$stopped_pid"
 end_job
 if [ "$rc" -eq 143 ] && hint_once && no_temps && [ ! -e "$T/out/train/0.jsonl.zst" ] &&
