@@ -34,8 +34,10 @@
 #
 # Signals: qdel, preemption and the walltime send SIGTERM, then SIGKILL
 # after the server's kill_delay. The trap forwards SIGTERM to mpirun, which
-# gives the ranks OMPI_MCA_odls_base_sigkill_timeout (30 s here; its
-# default is 1 s) before killing them.
+# (Open MPI 4.1) sends the ranks SIGCONT, SIGTERM
+# OMPI_MCA_odls_base_sigkill_timeout later (30 s here; its default is 1 s)
+# and SIGKILL as long after that; the ranks stop cleanly on the SIGTERM and
+# print the --resume hint, and mpirun exits 1 (its own status).
 #
 # Log: PBS copies a job's output file back only at its end and a rerun
 # replaces it, so the script appends everything to its own log,

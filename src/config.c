@@ -176,6 +176,11 @@ static const pm_cfg_key_t keys[] = {
     {SEC_RUN, "max_record_bytes", PM_CFG_SIZE, PM_CFG_OUTPUT, F1, CFG(max_record_bytes), NO_RAW,
      .umin = MIN_MAX_RECORD_BYTES, .ulim = LIM_MAX_RECORD_BYTES, .def_u = DEF_MAX_RECORD_BYTES,
      .doc = "a longer line is a bad record", .example = "\"5M\""},
+    {SEC_RUN, "peer_timeout", PM_CFG_DURATION, PM_CFG_MIN_EXCL, F1, CFG(peer_timeout), NO_RAW,
+     .dmin = 0.0, .dmax = 7 * 86400.0, .def_d = 300.0,
+     .doc = "a rank (or host) that has not answered for this long ends the job with an error "
+            "naming it; keep it well above a file system's worst stall",
+     .example = "\"90s\""},
 };
 
 const pm_cfg_schema_t pm_config_schema = {sections, sizeof sections / sizeof *sections, keys,

@@ -57,6 +57,7 @@ static const char *code_name(int code)
     case PM_EUSAGE: return "PM_EUSAGE";
     case PM_EINTERNAL: return "PM_EINTERNAL";
     case PM_ESTATE: return "PM_ESTATE";
+    case PM_EINTR: return "PM_EINTR";
     default: return "an unknown code";
     }
 }
@@ -136,13 +137,14 @@ const char *pm_strerror(int code)
     case PM_EUSAGE: return "usage error";
     case PM_EINTERNAL: return "internal error (a pilemix bug)";
     case PM_ESTATE: return "directory state error";
+    case PM_EINTR: return "interrupted";
     default: return "unknown error";
     }
 }
 
 /* Least severe first: index = severity - 1. See error.h for the reasons. */
-static const int by_severity[] = {PM_EUSAGE, PM_ECONFIG, PM_ESTATE,   PM_EDATA,
-                                  PM_EIO,    PM_ENOMEM,  PM_EINTERNAL};
+static const int by_severity[] = {PM_EINTR, PM_EUSAGE, PM_ECONFIG, PM_ESTATE,
+                                  PM_EDATA, PM_EIO,    PM_ENOMEM,  PM_EINTERNAL};
 #define N_SEVERITIES ((int)(sizeof by_severity / sizeof by_severity[0]))
 
 int pm_error_severity(int code)

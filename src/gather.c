@@ -2,6 +2,7 @@
 
 #include "pilemix/fault.h"
 #include "pilemix/keysort.h"
+#include "pilemix/stop.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -166,7 +167,8 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
                                    text + r.text_len, r.meta_len, err));
         out->comp_docs[comp]++;
         c->bytes_since_poll += r.text_len;
-        if (c->poll && c->bytes_since_poll >= POLL_EVERY_BYTES) {
+        /* A stop request (a signal) polls at once: the next record boundary. */
+        if (c->poll && (c->bytes_since_poll >= POLL_EVERY_BYTES || pm_stop_requested)) {
             c->bytes_since_poll = 0;
             PM_TRY(c->poll(c->poll_ctx, 0));
         }

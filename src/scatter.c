@@ -4,6 +4,7 @@
 #include "pilemix/fsutil.h"
 #include "pilemix/reader.h"
 #include "pilemix/spill.h"
+#include "pilemix/stop.h"
 
 #include <errno.h>
 #include <string.h>
@@ -172,7 +173,9 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
         if ((rc = pm_fault_hit("scatter-record", t->task, err)) < 0)
             break;
         bytes_since_poll += line.len;
-        if (poll && (++since_poll >= POLL_EVERY_RECORDS || bytes_since_poll >= POLL_EVERY_BYTES)) {
+        /* A stop request (a signal) polls at once: the next record boundary. */
+        if (poll && (++since_poll >= POLL_EVERY_RECORDS || bytes_since_poll >= POLL_EVERY_BYTES ||
+                     pm_stop_requested)) {
             since_poll = 0;
             bytes_since_poll = 0;
             if ((rc = poll(poll_ctx, pm_reader_bytes_in(reader))) < 0)

@@ -20,7 +20,9 @@
 void pm_state_init(pm_state_t *st)
 {
     st->lock_fd = -1;
+    st->out_lock_fd = -1;
     st->work_dir = NULL;
+    st->out_lock = NULL;
     st->resume = PM_RESUME_NO;
     st->complete_files = 0;
 }
@@ -29,9 +31,17 @@ void pm_state_close(pm_state_t *st)
 {
     if (st->lock_fd >= 0)
         close(st->lock_fd); /* drops the fcntl lock */
-    st->lock_fd = -1;
+    if (st->out_lock_fd >= 0) {
+        /* Ours while held (lock_path checks the name after locking): the
+         * output directory holds no lock file once a run has ended, only
+         * after one was killed. */
+        unlink(st->out_lock);
+        close(st->out_lock_fd);
+    }
+    st->lock_fd = st->out_lock_fd = -1;
     free(st->work_dir);
-    st->work_dir = NULL;
+    free(st->out_lock);
+    st->work_dir = st->out_lock = NULL;
 }
 
 static bool dir_is_empty(const char *path)
@@ -53,7 +63,8 @@ static bool dir_is_empty(const char *path)
 static bool is_temp_of_ours(const char *name)
 {
     size_t n = strlen(name);
-    return name[0] == '.' && n > 5 && !strcmp(name + n - 4, ".tmp");
+    return (name[0] == '.' && n > 5 && !strcmp(name + n - 4, ".tmp")) ||
+           !strcmp(name, PM_STATE_OUT_LOCK);
 }
 
 /* A train shard name ("07.jsonl.zst") or its temp. */
@@ -109,7 +120,9 @@ static int check_output_dir(const char *out_dir, bool force, const char *started
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) && rc == 0) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        /* The lock file is no output: a directory holding only it is empty. */
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !strcmp(e->d_name, PM_STATE_OUT_LOCK))
             continue;
         char foreign[600];
         if (!is_our_output(out_dir, e->d_name, foreign, sizeof foreign))
@@ -141,7 +154,8 @@ static int clear_output_dir(const char *out_dir, pm_error_t *err)
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) && rc == 0) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !strcmp(e->d_name, PM_STATE_OUT_LOCK)) /* ours, held */
             continue;
         char *p = pm_path_join(out_dir, e->d_name);
         rc = p ? pm_remove_tree(p, err) : pm_error_nomem(err);
@@ -151,35 +165,117 @@ static int clear_output_dir(const char *out_dir, pm_error_t *err)
     return rc;
 }
 
+/* Who holds the lock on fd: "pid P on host H" as the holder wrote it, or
+ * the pid the kernel reports. */
+static void lock_holder(int fd, char *out, size_t size)
+{
+    char text[300];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    long pid = -1;
+    char host[256] = "";
+    if (n > 0) {
+        text[n] = '\0';
+        if (sscanf(text, "%ld %255s", &pid, host) < 1)
+            pid = -1;
+    }
+    if (pid < 0) {
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        pid = fcntl(fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
+    }
+    if (host[0])
+        snprintf(out, size, "pid %ld on host %s", pid, host);
+    else
+        snprintf(out, size, "pid %ld", pid);
+}
+
+/* Lock path (an fcntl write lock, held until *fd is closed) and write our
+ * pid and host into it. create: make the file if missing (else a missing
+ * file is no lock: 0 with *fd = -1). what names the directory in a refusal. */
+static int lock_path(const char *path, const char *dir, const char *what, bool create, int *fd_out,
+                     pm_error_t *err)
+{
+    *fd_out = -1;
+    /* A run that completes unlinks the output's lock file while holding it:
+     * after locking, check the name still leads to the file we locked. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+        if (fd < 0) {
+            if (errno == ENOENT && !create)
+                return 0;
+            return pm_error_set(err, PM_EIO, path, 0, "cannot open lock file: %s", strerror(errno));
+        }
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            char holder[400];
+            lock_holder(fd, holder, sizeof holder);
+            close(fd);
+            return pm_error_set(err, PM_ESTATE, dir, 0,
+                                "another pilemix run (%s) is using this %s; two runs never share "
+                                "one (wait for it to end, or choose another)",
+                                holder, what);
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_ino != b.st_ino ||
+            a.st_dev != b.st_dev) {
+            close(fd); /* unlinked under us: lock the new one */
+            continue;
+        }
+        char host[256] = "?", text[320];
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "?");
+        host[sizeof host - 1] = '\0';
+        int n = snprintf(text, sizeof text, "%ld %s\n", (long)getpid(), host);
+        if (ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) < 0) {
+            /* the holder's name is informational only */
+        }
+        *fd_out = fd;
+        return 0;
+    }
+    return pm_error_set(err, PM_ESTATE, path, 0, "lock file keeps being replaced");
+}
+
 static int take_lock(pm_state_t *st, pm_error_t *err)
 {
     char *lock = pm_path_join(st->work_dir, "lock");
     if (!lock)
         return pm_error_nomem(err);
-    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int rc = pm_error_set(err, PM_EIO, lock, 0, "cannot open lock file: %s", strerror(errno));
-        free(lock);
-        return rc;
-    }
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
-        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        long pid = fcntl(fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
-        close(fd);
-        int rc = pm_error_set(err, PM_ESTATE, st->work_dir, 0,
-                              "another pilemix run (pid %ld) is using this work directory", pid);
-        free(lock);
-        return rc;
-    }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) < 0) {
-        /* the pid is informational only */
-    }
+    int rc = lock_path(lock, st->work_dir, "work directory", true, &st->lock_fd, err);
     free(lock);
-    st->lock_fd = fd;
-    return 0;
+    return rc;
+}
+
+/* Before any refusal about what the directories hold: is another run using
+ * them? Its name is the better answer. Probes only (creates nothing). */
+static int probe_locks(const pm_config_t *cfg, pm_error_t *err)
+{
+    char *paths[2] = {pm_path_join(cfg->out_dir, PM_STATE_OUT_LOCK),
+                      pm_path_join(cfg->work_dir, "lock")};
+    const char *dirs[2] = {cfg->out_dir, cfg->work_dir};
+    const char *what[2] = {"output directory", "work directory"};
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        int fd = -1;
+        rc =
+            paths[i] ? lock_path(paths[i], dirs[i], what[i], false, &fd, err) : pm_error_nomem(err);
+        if (fd >= 0)
+            close(fd); /* nobody held it: let go at once */
+    }
+    free(paths[0]);
+    free(paths[1]);
+    return rc;
+}
+
+/* --resume found the output complete: a lock file a killed run left behind
+ * (after its manifest, before its clean-up) goes, unless someone holds it. */
+static void remove_stale_out_lock(const char *out_dir)
+{
+    char *path = pm_path_join(out_dir, PM_STATE_OUT_LOCK);
+    int fd = -1;
+    if (path && lock_path(path, out_dir, "output directory", false, &fd, NULL) == 0 && fd >= 0)
+        unlink(path);
+    if (fd >= 0)
+        close(fd);
+    free(path);
 }
 
 /* The state file's text: config hash, layout and every input's identity,
@@ -429,6 +525,7 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
         st->resume = PM_RESUME_CONTINUE;
         if (output_complete(cfg, plan, &st->complete_files, why, sizeof why)) {
             st->resume = PM_RESUME_COMPLETE;
+            remove_stale_out_lock(cfg->out_dir);
             free(state_path);
             return 0; /* nothing created, nothing locked */
         }
@@ -438,7 +535,10 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
         }
     }
     bool started = st->resume == PM_RESUME_STARTED;
-    if (resume) {
+    rc = probe_locks(cfg, err);
+    if (rc < 0) {
+        /* refused: another run holds a directory */
+    } else if (resume) {
         /* continue: check_resume() below, under the lock */
     } else if (work_exists && !force && !started && !dir_is_empty(cfg->work_dir)) {
         rc = pm_error_set(err, PM_ESTATE, cfg->work_dir, 0,
@@ -458,6 +558,14 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
      * be repeated and gives the same message. */
     if (rc == 0 && !resume)
         rc = check_output_dir(cfg->out_dir, force, started ? why : NULL, err);
+    /* The output's lock first: a second run on this output, whatever its
+     * work directory, stops here before it touches anything. */
+    if (rc == 0)
+        rc = pm_mkdir_p(cfg->out_dir, err);
+    if (rc == 0 && !(st->out_lock = pm_path_join(cfg->out_dir, PM_STATE_OUT_LOCK)))
+        rc = pm_error_nomem(err);
+    if (rc == 0)
+        rc = lock_path(st->out_lock, cfg->out_dir, "output directory", true, &st->out_lock_fd, err);
     if (rc == 0)
         rc = pm_mkdir_p(cfg->work_dir, err);
     if (rc == 0)

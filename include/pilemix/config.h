@@ -74,6 +74,7 @@ typedef struct pm_config {
                                 * always fail) */
     uint64_t max_bad_records;  /* default 1000; the job fails past this many (per job) */
     uint64_t max_record_bytes; /* default 64 MiB; a longer line is a bad record */
+    double peer_timeout;       /* default 300 s; a rank silent this long ends the job */
 
     char *canonical_json;    /* see above */
     uint64_t canonical_hash; /* XXH3-64 of canonical_json */

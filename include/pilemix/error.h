@@ -5,7 +5,8 @@
  * line, column and byte offset the problem is about (each optional) and a
  * one-line message. Library code never exits and never prints errors; the
  * CLI (main.c) formats the record and maps the code to an exit status:
- * PM_ECONFIG/PM_EUSAGE/PM_ESTATE -> 2, everything else -> 1.
+ * PM_ECONFIG/PM_EUSAGE/PM_ESTATE -> 2, PM_EINTR -> 128 + the signal's
+ * number, everything else -> 1.
  *
  * The rule: a function that takes a pm_error_t and returns a negative code
  * has filled it (code and message) first. Functions without one (pm_buf_*,
@@ -25,11 +26,14 @@
  *
  * Severity: when several ranks (or steps) fail with different codes, the one
  * reported is the most severe, in this order, most severe first:
- *   PM_EINTERNAL, PM_ENOMEM, PM_EIO, PM_EDATA, PM_ESTATE, PM_ECONFIG, PM_EUSAGE
+ *   PM_EINTERNAL, PM_ENOMEM, PM_EIO, PM_EDATA, PM_ESTATE, PM_ECONFIG, PM_EUSAGE,
+ *   PM_EINTR
  * A bug or a resource failure explains the others better than the reverse,
  * and the job failures (exit 1) all rank above the usage/config/state errors
  * (exit 2), so e.g. an I/O error on one rank and a config error on another
- * always give exit 1, whatever the timing. */
+ * always give exit 1, whatever the timing. An interruption (SIGINT, SIGTERM)
+ * is last: it is no fault of the job, and a real error met on the way out
+ * must not hide behind it. */
 #ifndef PILEMIX_ERROR_H
 #define PILEMIX_ERROR_H
 
@@ -46,6 +50,7 @@ enum {
     PM_EUSAGE = -5,    /* bad command line */
     PM_EINTERNAL = -6, /* a pilemix bug: an invariant failed */
     PM_ESTATE = -7,    /* output/work directory state forbids the operation */
+    PM_EINTR = -8,     /* stopped by SIGINT/SIGTERM; what was committed is kept */
 };
 
 #define PM_ERROR_FILE_MAX 1024
@@ -110,7 +115,7 @@ _Noreturn void pm_error_abort_unfilled(const pm_error_t *err, const char *file, 
                                           : pm_error_abort_unfilled((err), __FILE__, __LINE__))
 #endif
 /* Severity of a code: 0 for success (and any code >= 0), then 1 for
- * PM_EUSAGE up to 7 for PM_EINTERNAL (the order above); a negative code that
+ * PM_EINTR up to 8 for PM_EINTERNAL (the order above); a negative code that
  * is no PM_E* counts as PM_EINTERNAL. */
 int pm_error_severity(int code);
 

@@ -8,7 +8,13 @@
  * finds were cut with it. WORK/lock is held with an fcntl lock by rank 0 for
  * the whole run, so two runs on one work directory are refused; the kernel
  * drops the lock when the process dies, so a killed run never blocks its
- * resume.
+ * resume. The output directory is locked the same way (OUTDIR/.pilemix.lock,
+ * taken first), so two runs never write one output, whatever their work
+ * directories and flags: --force never deletes files from under a running
+ * job. A refusal names the holder: each lock file holds "PID HOST" of the
+ * run that holds it. The output's lock file is removed when the run ends
+ * (pm_state_close), and a stale one (left by a killed run) when --resume
+ * finds the output complete, so a finished output holds only its files.
  *
  * --resume is idempotent (DESIGN 1.1), so a requeued job can always pass it:
  * when the output is already complete for this config (manifest.json with
@@ -42,8 +48,10 @@ typedef enum pm_resume {
 } pm_resume_t;
 
 typedef struct pm_state {
-    int lock_fd;
+    int lock_fd;     /* WORK/lock */
+    int out_lock_fd; /* OUTDIR/.pilemix.lock */
     char *work_dir;
+    char *out_lock; /* its path */
     pm_resume_t resume;
     size_t complete_files; /* PM_RESUME_COMPLETE: files checked */
 } pm_state_t;
@@ -55,10 +63,15 @@ void pm_state_init(pm_state_t *st);
 int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *plan,
                      pm_layout_t *layout, bool resume, bool force, pm_error_t *err);
 
-/* Remove the work directory (unless keep) and release the lock. */
+/* The output directory's lock file, which pilemix keeps in it while a run
+ * writes there (verify and --force know it as pilemix's own). */
+#define PM_STATE_OUT_LOCK ".pilemix.lock"
+
+/* Remove the work directory (unless keep) and release the locks. */
 int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err);
 
-void pm_state_close(pm_state_t *st); /* releases the lock; idempotent */
+/* Release the locks (removing the output's lock file); idempotent. */
+void pm_state_close(pm_state_t *st);
 
 /* A task is done when its spill exists and its data hash verifies (reads
  * the whole spill); a damaged spill is removed so the task is redone. */

@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include "agree.h"
+#include "peers.h"
 #include "pilemix/error.h"
 
 #include <string.h>
@@ -14,14 +15,22 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-void pm_mpi_quiet_wait(MPI_Request *req)
+/* Point-to-point, with the deadline of every wait (peers.h): a blocking
+ * MPI_Send to a host that was cut off could block for good once the
+ * socket's buffer is full. */
+static void send_i64(const void *buf, int count, int dest, int tag, MPI_Comm comm)
 {
-    int done = 0;
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    while (!done) {
-        nap();
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    }
+    MPI_Request req;
+    MPI_Isend(buf, count, MPI_INT64_T, dest, tag, comm, &req);
+    pm_mpi_wait(&req);
+}
+
+static void recv_i64(void *buf, int count, int source, int tag, MPI_Comm comm)
+{
+    MPI_Request req;
+    MPI_Irecv(buf, count, MPI_INT64_T, source, tag, comm, &req);
+    pm_mpi_wait(&req);
+    pm_peers_heard(source);
 }
 
 void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,
@@ -68,10 +77,10 @@ static int64_t take(pm_dispatch_t *d)
 static void serve_one(pm_dispatch_t *d, int source)
 {
     pm_item_report_t r;
-    MPI_Recv(&r, 4, MPI_INT64_T, source, TAG_REQUEST, d->comm, MPI_STATUS_IGNORE);
+    recv_i64(&r, 4, source, TAG_REQUEST, d->comm); /* probed: here already */
     account(d, &r);
     int64_t item = r.status < 0 ? -1 : take(d);
-    MPI_Send(&item, 1, MPI_INT64_T, source, TAG_ITEM, d->comm);
+    send_i64(&item, 1, source, TAG_ITEM, d->comm);
     if (item < 0)
         d->active_workers--;
 }
@@ -103,10 +112,10 @@ int pm_dispatch_next(pm_dispatch_t *d, const pm_item_report_t *last, uint32_t *i
         return 1;
     }
     int64_t it;
-    MPI_Request req;
-    MPI_Send(last, 4, MPI_INT64_T, 0, TAG_REQUEST, d->comm);
-    MPI_Irecv(&it, 1, MPI_INT64_T, 0, TAG_ITEM, d->comm, &req);
-    pm_mpi_quiet_wait(&req);
+    send_i64(last, 4, 0, TAG_REQUEST, d->comm);
+    /* Rank 0 answers between its own records: a long task of its own
+     * delays the answer, never beyond its next poll. */
+    recv_i64(&it, 1, 0, TAG_ITEM, d->comm);
     if (it < 0) {
         d->told_done = true;
         return 0;
@@ -126,10 +135,12 @@ int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
             int flag = 0;
             MPI_Status st;
             MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, d->comm, &flag, &st);
-            if (flag)
+            if (flag) {
                 serve_one(d, st.MPI_SOURCE);
-            else
+            } else {
                 nap();
+                pm_peers_tick(); /* workers still at work send heartbeats */
+            }
         }
         if (d->failed && my_status == 0)
             my_status = (int)d->first_failure;

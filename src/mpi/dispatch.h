@@ -10,8 +10,9 @@
  * asking. From then on the coordinator answers every request with "done",
  * so all ranks reach the end of the phase, where pm_dispatch_finish() agrees
  * on one status with an allreduce: an error anywhere is an error everywhere,
- * never a hang. Collective calls: pm_dispatch_begin and pm_dispatch_finish
- * (all ranks). */
+ * never a hang. Every message and wait goes through peers.h, so a rank
+ * that stops answering ends the job instead (run.peer_timeout). Collective
+ * calls: pm_dispatch_begin and pm_dispatch_finish (all ranks). */
 #ifndef PILEMIX_MPI_DISPATCH_H
 #define PILEMIX_MPI_DISPATCH_H
 
@@ -42,11 +43,6 @@ typedef struct pm_dispatch {
     /* ranks > 0 */
     bool told_done;
 } pm_dispatch_t;
-
-/* Wait for a request without spinning: Open MPI busy-polls in blocking
- * calls, which burns a core per idle rank (CPU the benchmarks count, and
- * CPU an oversubscribed test machine needs). Sleeps ~0.2 ms between tests. */
-void pm_mpi_quiet_wait(MPI_Request *req);
 
 /* Collective. queue is read on rank 0 only. */
 void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,

@@ -1,6 +1,8 @@
 /* pilemix command line: parses arguments, runs a subcommand, maps the result
- * to an exit status (0 ok, 1 the job failed, 2 usage or config error). The
- * only place that exits. */
+ * to an exit status (0 ok, 1 the job failed, 2 usage or config error, 128+n
+ * interrupted by signal n). The only place that exits. */
+#include "interrupt.h"
+#include "peers.h"
 #include "run.h"
 #include "verify.h"
 
@@ -52,7 +54,8 @@ static const char usage_text[] =
     "\n"
     "The output is a pure function of the config, the seed and the input files: the\n"
     "number of ranks, the memory budget and resumes never change a byte.\n"
-    "Exit status: 0 success, 1 the job failed (data or I/O), 2 usage or config error.\n"
+    "Exit status: 0 success, 1 the job failed (data, I/O, a lost rank), 2 usage or config\n"
+    "error, 130/143 interrupted by SIGINT/SIGTERM (committed work kept: run --resume).\n"
     "Docs: README.md (config reference, output layout, guarantees).\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -106,6 +109,7 @@ static int exit_status(int rc)
     case PM_ECONFIG:
     case PM_EUSAGE:
     case PM_ESTATE: return 2;
+    case PM_EINTR: return 128 + pm_interrupt_job_signal();
     default: return 1;
     }
 }
@@ -322,7 +326,13 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)
             return 2;
         MPI_Init(&argc, &argv);
+        /* After MPI_Init, so that nothing in it replaces them. Only `run`
+         * stops cleanly; verify and the rest keep the default (exit at once). */
+        if (!strcmp(cmd, "run"))
+            pm_interrupt_install();
+        pm_peers_init();
         int rc = !strcmp(cmd, "run") ? pm_run(&opts) : pm_verify_main(argc - 2, argv + 2);
+        pm_peers_close();
         MPI_Finalize();
         return exit_status(rc);
     }

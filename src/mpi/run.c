@@ -5,6 +5,8 @@
 
 #include "agree.h"
 #include "dispatch.h"
+#include "interrupt.h"
+#include "peers.h"
 #include "progress.h"
 #include "pilemix/fault.h"
 #include "pilemix/state.h"
@@ -17,25 +19,35 @@
 #include "pilemix/scatter.h"
 #include "pilemix/totals.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Print this rank's error: rc is the code the failing call returned, and
- * PM_ERROR_CHECK holds it to having filled err. */
+ * PM_ERROR_CHECK holds it to having filled err. An interruption is no
+ * error: rank 0 prints the hint once, at the end. On a multi-host run every
+ * error names its rank and host. */
 static void report(int rank, int rc, pm_error_t *err)
 {
     PM_ERROR_CHECK(err, rc);
+    if (rc == PM_EINTR)
+        return;
     char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
     pm_error_format(err, line, sizeof line);
-    if (rank == 0)
+    if (rank == 0 && !pm_peers_multihost()) {
         fprintf(stderr, "pilemix: error: %s\n", line);
-    else
-        fprintf(stderr, "pilemix: error (rank %d): %s\n", rank, line);
+    } else {
+        char who[MPI_MAX_PROCESSOR_NAME + 32];
+        pm_peers_name(rank, who, sizeof who);
+        fprintf(stderr, "pilemix: error (%s): %s\n", who, line);
+    }
     fflush(stderr);
 }
 
@@ -63,7 +75,9 @@ static int bcast_string(char **s, int root, MPI_Comm comm, pm_error_t *err)
     int rank;
     MPI_Comm_rank(comm, &rank);
     long long len = (rank == root && *s) ? (long long)strlen(*s) : -1;
-    MPI_Bcast(&len, 1, MPI_LONG_LONG, root, comm);
+    MPI_Request req;
+    MPI_Ibcast(&len, 1, MPI_LONG_LONG, root, comm, &req);
+    pm_mpi_wait(&req);
     if (len < 0) /* the root encodes before the status broadcast: a bug */
         return pm_error_set(err, PM_EINTERNAL, NULL, 0, "rank %d sent no data (a pilemix bug)",
                             root);
@@ -76,7 +90,8 @@ static int bcast_string(char **s, int root, MPI_Comm comm, pm_error_t *err)
     /* Large plans may pass 2 GiB; send in chunks that fit an int count. */
     for (long long off = 0; off < len; off += 1 << 30) {
         long long n = len - off < (1 << 30) ? len - off : (1 << 30);
-        MPI_Bcast(*s + off, (int)n, MPI_CHAR, root, comm);
+        MPI_Ibcast(*s + off, (int)n, MPI_CHAR, root, comm, &req);
+        pm_mpi_wait(&req);
     }
     return 0;
 }
@@ -103,6 +118,28 @@ typedef struct run {
     double t_start, t_scatter, t_gather;
 } run_t;
 
+/* Rank 0, as soon as the config is loaded: the first line of the job's
+ * story in its log (the summary, or the errors and the hint, end it). */
+static void say_start(const run_t *r)
+{
+    char hosts[512], when[32];
+    pm_peers_describe(hosts, sizeof hosts);
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm) || !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(when, sizeof when, "?");
+    double mib = (double)r->cfg.mem_per_rank / (1024.0 * 1024.0);
+    fprintf(stderr,
+            "pilemix: run %s (%s, config hash %016llx, pilemix %s) on %d rank%s, %d host%s: %s; "
+            "mem_per_rank %.*f %s; peer_timeout %g s; output %s; work %s; started %s\n",
+            r->opts->config_path, r->cfg.name, (unsigned long long)r->cfg.canonical_hash,
+            PM_VERSION, r->size, r->size == 1 ? "" : "s", pm_peers_hosts(),
+            pm_peers_hosts() == 1 ? "" : "s", hosts, mib < 1024 ? 0 : 2,
+            mib < 1024 ? mib : mib / 1024, mib < 1024 ? "MiB" : "GiB", r->cfg.peer_timeout,
+            r->cfg.out_dir, r->cfg.work_dir, when);
+    fflush(stderr);
+}
+
 /* Rank 0: load, validate, plan, encode what the other ranks get, then
  * prepare the directories. Every refusal comes before anything is created. */
 static int prepare(run_t *r, pm_error_t *err)
@@ -118,6 +155,7 @@ static int prepare(run_t *r, pm_error_t *err)
     }
     if (o->mem_per_rank)
         r->cfg.mem_per_rank = o->mem_per_rank;
+    say_start(r);
     PM_TRY(pm_plan_build(&r->plan, &r->cfg, err));
     r->have_plan = true;
     r->cfg_json = pm_config_pack(&r->cfg);
@@ -145,12 +183,45 @@ static int say_resume(const run_t *r)
     return 1;
 }
 
+/* A rank other than 0: can it see what rank 0 planned (the directories it
+ * prepared, an input of each component)? If not, the paths are not on a
+ * shared file system, and every later error would only say "no such file". */
+static int check_shared(const run_t *r, pm_error_t *err)
+{
+    const char *paths[2] = {r->cfg.work_dir, r->cfg.out_dir};
+    size_t n_paths = r->plan.n_files + 2;
+    for (size_t i = 0, c = (size_t)-1; i < n_paths; i++) {
+        const char *p;
+        if (i < 2) {
+            p = paths[i];
+        } else {
+            const pm_input_file_t *f = &r->plan.files[i - 2];
+            if (f->component == c)
+                continue; /* one input per component: a stat each, on every rank */
+            c = f->component;
+            p = f->path;
+        }
+        struct stat st;
+        if (stat(p, &st) == 0 || errno != ENOENT)
+            continue;
+        char root[MPI_MAX_PROCESSOR_NAME + 32];
+        pm_peers_name(0, root, sizeof root);
+        return pm_error_set(err, PM_ESTATE, p, 0,
+                            "cannot see this path, which %s planned: inputs, output.dir and "
+                            "run.work_dir must be on a shared file system every rank sees, at "
+                            "the same paths",
+                            root);
+    }
+    return 0;
+}
+
 /* status from rank 0: < 0 failed, 1 nothing to do (returned as is), 0 go on. */
 static int share_setup(run_t *r, int status, pm_error_t *err)
 {
+    pm_peers_set_activity("set-up (rank 0 plans)");
     MPI_Request req;
     MPI_Ibcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-    pm_mpi_quiet_wait(&req); /* rank 0 may spend a while planning */
+    pm_mpi_wait(&req); /* rank 0 may spend a while planning */
     if (status < 0)
         return r->rank == 0 ? status : peer_failed(err, status);
     if (status > 0)
@@ -159,7 +230,8 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     r->cfg_json = r->plan_json = NULL;
     int rc = bcast_string(&cfg_json, 0, MPI_COMM_WORLD, err);
     rc = rc ? rc : bcast_string(&plan_json, 0, MPI_COMM_WORLD, err);
-    MPI_Bcast(&r->layout, sizeof r->layout, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Ibcast(&r->layout, sizeof r->layout, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_wait(&req);
     if (rc == 0 && r->rank != 0) {
         rc = pm_config_unpack(&r->cfg, cfg_json, err);
         r->have_cfg = rc == 0;
@@ -176,7 +248,12 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     }
     if (rc == 0 && pm_totals_init(&r->totals, r->cfg.n_components, pm_layout_files(&r->layout)) < 0)
         rc = pm_error_nomem(err);
+    if (r->have_cfg) /* every rank now has the config's timeout (the same) */
+        pm_peers_set_timeout(r->cfg.peer_timeout);
+    if (rc == 0 && r->rank != 0)
+        rc = check_shared(r, err);
     rc = rc ? rc : pm_fault_hit("setup", PM_FAULT_NOWHERE, err);
+    rc = rc ? rc : pm_interrupt_check(r->rank, err);
     if (rc < 0)
         report(r->rank, rc, err);
     /* Every rank goes on to the scatter, or none does. */
@@ -186,9 +263,13 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     return agreed;
 }
 
+/* Between records (scatter) and between MiB of output (gather): heartbeats,
+ * a signal, and on rank 0 the other ranks' requests. */
 static int poll_cb(void *ctx, uint64_t bytes_in_task)
 {
     run_t *r = ctx;
+    pm_peers_tick();
+    PM_TRY(pm_interrupt_check(r->rank, r->err));
     if (r->rank != 0)
         return 0;
     if (pm_dispatch_poll(&r->dispatch)) {
@@ -255,12 +336,15 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
         root_status = status;
         if (root_status == 0 && !(queue = make_queue(ph->sizes, ph->skip, ph->n_items, &n_queue)))
             root_status = pm_error_nomem(err);
+        if (root_status == 0)
+            root_status = pm_interrupt_check(0, err);
         if (root_status < 0)
             report(0, root_status, err);
     }
+    pm_peers_set_activity(ph->name);
     MPI_Request req;
     MPI_Ibcast(&root_status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-    pm_mpi_quiet_wait(&req);
+    pm_mpi_wait(&req);
     if (root_status < 0) {
         free(queue);
         return r->rank == 0 ? root_status : peer_failed(err, root_status);
@@ -277,7 +361,8 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
     }
     pm_item_report_t last = {0, -1, 0, 0};
     uint32_t item;
-    while (rc == 0 && pm_dispatch_next(&r->dispatch, &last, &item) > 0)
+    while (rc == 0 && (rc = pm_interrupt_check(r->rank, err)) == 0 &&
+           pm_dispatch_next(&r->dispatch, &last, &item) > 0)
         rc = ph->work(r, ph->ctx, item, &last, err);
     if (rc < 0 && !r->aborted)
         report(r->rank, rc, err);
@@ -311,11 +396,15 @@ static int scatter(run_t *r, pm_error_t *err)
     if (!done)
         collective_nomem(r->rank, "the task list");
     if (r->opts->resume) {
-        for (size_t i = (size_t)r->rank; i < n_tasks; i += (size_t)r->size)
+        pm_peers_set_activity("check of the committed scatter tasks");
+        for (size_t i = (size_t)r->rank; i < n_tasks && !pm_interrupt_signal();
+             i += (size_t)r->size) {
             done[i] = pm_state_task_done(&r->job, (uint32_t)i);
+            pm_peers_tick(); /* each check reads a whole spill */
+        }
         MPI_Request req;
         MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_C_BOOL, MPI_LOR, MPI_COMM_WORLD, &req);
-        pm_mpi_quiet_wait(&req);
+        pm_mpi_wait(&req);
     }
     int status = 0;
     uint64_t *sizes = NULL, progress_bytes = 0;
@@ -373,7 +462,9 @@ static int open_spills(run_t *r, pm_error_t *err)
     pm_buf_t path;
     pm_buf_init(&path);
     int rc = 0;
+    pm_peers_set_activity("opening of the spills");
     for (size_t t = 0; t < n_tasks && rc == 0; t++) {
+        pm_peers_tick();
         if (pm_job_spill_path(&r->job, (uint32_t)t, &path) < 0) {
             rc = pm_error_nomem(err);
             break;
@@ -406,8 +497,13 @@ static int open_spills(run_t *r, pm_error_t *err)
     int agreed = pm_mpi_agree(rc, MPI_COMM_WORLD);
     if (agreed < 0)
         return rc < 0 ? agreed : peer_failed(err, agreed);
-    MPI_Allreduce(MPI_IN_PLACE, r->bucket_records, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Allreduce(MPI_IN_PLACE, r->bucket_bytes, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Request req[2];
+    MPI_Iallreduce(MPI_IN_PLACE, r->bucket_records, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD,
+                   &req[0]);
+    MPI_Iallreduce(MPI_IN_PLACE, r->bucket_bytes, (int)nb, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD,
+                   &req[1]);
+    pm_mpi_wait(&req[0]);
+    pm_mpi_wait(&req[1]);
     return 0;
 }
 
@@ -423,16 +519,13 @@ static long usable_cores(void)
     return 0;
 }
 
-/* zstd threads per shard writer: see pm_job_zstd_workers. */
+/* zstd threads per shard writer: see pm_job_zstd_workers. Ranks per node
+ * from the host names peers.c gathered (MPI_Comm_split_type would be a
+ * blocking collective, without the deadline every wait has). */
 static int zstd_workers(const run_t *r)
 {
-    MPI_Comm node;
-    int on_node = 1;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &on_node);
-    MPI_Comm_free(&node);
-    return pm_job_zstd_workers(sysconf(_SC_NPROCESSORS_ONLN), on_node, usable_cores(),
-                               r->cfg.mem_per_rank);
+    return pm_job_zstd_workers(sysconf(_SC_NPROCESSORS_ONLN), pm_peers_on_host(r->rank),
+                               usable_cores(), r->cfg.mem_per_rank);
 }
 
 typedef struct gather_ctx {
@@ -490,7 +583,7 @@ static int gather(run_t *r, pm_error_t *err)
                              .bucket_records = r->bucket_records,
                              .bucket_bytes = r->bucket_bytes,
                              .budget_bytes = pm_job_bucket_budget(r->cfg.mem_per_rank),
-                             .zstd_workers = zstd_workers(r), /* collective */
+                             .zstd_workers = zstd_workers(r),
                              .cctx = ZSTD_createCCtx()},
                       .comp_docs = calloc(nc + 1, sizeof(uint64_t)),
                       .comp_dups = calloc(nc + 1, sizeof(uint64_t))};
@@ -571,6 +664,14 @@ static void run_close(run_t *r)
     pm_state_close(&r->state);
 }
 
+/* Rank 0, once, when the ranks agreed that a signal stopped the job. */
+static void say_interrupted(const pm_run_opts_t *o)
+{
+    fprintf(stderr, "pilemix: interrupted: continue with pilemix run --resume %s%s%s\n",
+            o->config_path, o->work_dir ? " --work-dir " : "", o->work_dir ? o->work_dir : "");
+    fflush(stderr);
+}
+
 static void raise_fd_limit(void)
 {
     /* Gather keeps every task's spill open. */
@@ -630,15 +731,25 @@ int pm_run(const pm_run_opts_t *opts)
     else
         MPI_Ireduce(r.totals.words, NULL, (int)words, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD,
                     &req);
-    pm_mpi_quiet_wait(&req);
+    pm_mpi_wait(&req);
     if (r.rank == 0) {
-        rc = finish(&r, &err);
+        pm_peers_set_activity("finish (rank 0 writes the manifest)");
+        /* The last place a signal stops the job: after it, finishing is
+         * quicker than stopping. */
+        rc = pm_interrupt_check(0, &err);
+        rc = rc ? rc : finish(&r, &err);
         if (rc < 0)
             report(0, rc, &err);
     }
-    MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-    pm_mpi_quiet_wait(&req);
+    int end[2] = {rc, pm_interrupt_signal()};
+    MPI_Ibcast(end, 2, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_wait(&req);
+    rc = end[0];
+    if (rc == PM_EINTR)
+        pm_interrupt_agreed(end[1]);
 done:
+    if (rc == PM_EINTR && r.rank == 0)
+        say_interrupted(opts);
     run_close(&r);
     return rc;
 }

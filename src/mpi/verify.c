@@ -2,6 +2,8 @@
  * stats: print the manifest's tables. See verify.h. */
 #include "verify.h"
 
+#include "peers.h"
+
 #include "pilemix/buf.h"
 #include "pilemix/error.h"
 #include "pilemix/manifest.h"
@@ -356,8 +358,12 @@ int pm_verify_main(int argc, char **argv)
     pm_error_clear(&err);
     json_t *m = pm_manifest_load(dir, &err);
     int ok = m != NULL, all_ok = 0, root_ok = ok;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Bcast(&root_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    pm_peers_set_activity("verify");
+    MPI_Request req[2];
+    MPI_Iallreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req[0]);
+    MPI_Ibcast(&root_ok, 1, MPI_INT, 0, MPI_COMM_WORLD, &req[1]);
+    pm_mpi_wait(&req[0]);
+    pm_mpi_wait(&req[1]);
     if (!all_ok) {
         /* Said once: by rank 0, or by the ranks that failed when it did not. */
         if (!ok && (rank == 0 || root_ok))
@@ -368,14 +374,17 @@ int pm_verify_main(int argc, char **argv)
     json_t *files = json_object_get(m, "files");
     int problems = 0;
     size_t n = json_array_size(files);
-    for (size_t i = (size_t)rank; i < n; i += (size_t)size)
+    for (size_t i = (size_t)rank; i < n; i += (size_t)size) {
         check_file(dir, json_array_get(files, i), &problems);
+        pm_peers_tick();
+    }
     if (rank == 0) {
         problems += unexpected_files(dir, files);
         problems += check_sums(dir, files);
     }
     int total = 0;
-    MPI_Allreduce(&problems, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Iallreduce(&problems, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &req[0]);
+    pm_mpi_wait(&req[0]);
     if (rank == 0) {
         if (total)
             fprintf(stderr, "pilemix: verify: %s: %d problem%s found\n", dir, total,

@@ -75,6 +75,3 @@ wait_for() {
     done
 }
 
-# pending WHAT: an assertion that needs the phase-2 runtime of issue 12. It
-# is printed, never counted as passed.
-pending() { echo "# PENDING (issue 12 phase 2): $*"; }

@@ -6,9 +6,9 @@
 #   - jobs/pbs.sh with a two-host $PBS_NODEFILE: 2 ranks on each host, same bytes;
 #   - 5% packet loss (nftables numgen in one namespace): same bytes;
 #   - a slow link (tbf, 1 Mbit/s; this kernel has no netem): same bytes;
-#   - a host cut off mid-gather (link down): resume on the surviving host gives
-#     the same bytes. That the cut job itself ends within run.peer_timeout
-#     naming the rank and host needs issue 12 phase 2: PENDING below.
+#   - a host cut off mid-gather (link down): within run.peer_timeout (5 s)
+#     rank 0 names the lost rank and host, every pilemix rank on both hosts
+#     ends, and resume on the surviving host gives the same bytes.
 # Everything it creates (namespaces, links, bridge, /etc/hosts lines tagged
 # with its pid, processes in its namespaces) is removed at exit, even on failure.
 . "$(dirname "$0")/lib.sh"
@@ -93,8 +93,6 @@ rank_hosts() { sort "$T/rank-hosts" | uniq -c | awk '{printf "%s%s:%s", (NR > 1 
 
 make_corpus "$T/data" 43 4M
 write_config "$T/data" "$T/out" "$T/cfg.json" ', "mem_per_rank": "32M"'
-sed "s/\"test_fraction\": 0.03}/\"test_fraction\": 0.03, \"zstd_level\": 19}/; s|\"dir\": \"$T/out\"|\"dir\": \"$T/out19\"|" \
-    "$T/cfg.json" >"$T/cfg19.json"
 pm 2 run "$T/cfg.json" --progress 0 >/dev/null
 mv "$T/out" "$T/ref"
 
@@ -157,47 +155,62 @@ fi
 tc qdisc del dev "$v2" root
 ip netns exec "$h2" tc qdisc del dev eth0 root
 
-# 5. Cut the second host off mid-gather (after the first output file is
-# committed), then resume on the first host alone.
-# TODO(issue 12 phase 2): cut at an exact point with the fault injection's
-# stop action instead of catching a level-19 gather between two files.
-rm -rf "$T/out"
-pm 2 run "$T/cfg19.json" --progress 0 >/dev/null
-mv "$T/out19" "$T/ref19"
+# 5. Cut the second host off mid-gather, then resume on the first host
+# alone. Rank 2 (on the second host) stops itself as the gather starts
+# (the fault injection's stop action: an exact point, whatever the timing);
+# the link goes down and rank 2 goes on, cut off. With run.peer_timeout 5 s,
+# rank 0 names the silent rank(s) and host and ends the job (MPI_Abort); the
+# ranks on the cut host, no longer hearing rank 0, end themselves: no
+# pilemix process is left on either host.
+sed 's/"mem_per_rank": "32M"}/"mem_per_rank": "32M", "peer_timeout": 5}/' "$T/cfg.json" >"$T/cfgcut.json"
+sed -i "s|\"dir\": \"$T/out\"|\"dir\": \"$T/outcut\"|" "$T/cfgcut.json"
+grep -q '"peer_timeout": 5' "$T/cfgcut.json" && grep -q outcut "$T/cfgcut.json" ||
+    { cat "$T/cfgcut.json"; not_ok "could not write the cut job's config"; }
+pm 2 run "$T/cfgcut.json" --progress 0 >/dev/null # its reference
+mv "$T/outcut" "$T/refcut"
 # mpirun itself in the background (not through mh and timeout), so $! is its pid.
-mpirun --mca plm_rsh_agent "$agent" --host "$h1:2,$h2:2" -np 4 "${tcp_only[@]}" \
-    "$PILEMIX_AT" run "$T/cfg19.json" --progress 0 </dev/null >"$T/cut.log" 2>&1 &
+PILEMIX_FAULT=gather-start:rank=2:stop mpirun --mca plm_rsh_agent "$agent" --host "$h1:2,$h2:2" \
+    -np 4 -x PILEMIX_FAULT "${tcp_only[@]}" "$PILEMIX_AT" run "$T/cfgcut.json" --progress 0 \
+    </dev/null >"$T/cut.log" 2>&1 &
 job=$!
-first_file_done() { compgen -G "$T/out19.work/results/file-*" >/dev/null; }
-wait_for 120 "the first output file" first_file_done
-if [ -e "$T/out19/manifest.json" ]; then
-    not_ok "the job finished before the link was cut (not mid-gather)"
-fi
+wait_stopped "$T/cut.log"
 ip link set "$v2" down
-# PENDING (issue 12 phase 2): with "run": {"peer_timeout": 5} in cfg19 the
-# job must exit non-zero within about that time, naming the lost rank and
-# its host ($h2), and leave no orphans. Until then it hangs: give it a
-# bounded look, then end it ourselves (mpirun and every process in our
-# namespaces, by pid).
-exited() { ! kill -0 "$job" 2>/dev/null; }
-if wait_for 15 "the cut job to end" exited 2>/dev/null; then
-    rc=0
-    wait "$job" || rc=$?
-    if [ "$rc" -ne 0 ] && grep -q "$h2" "$T/cut.log"; then
-        ok "cut host: the job ended (exit $rc), naming $h2"
+kill -CONT "$stopped_pid"
+SECONDS=0
+pilemix_in() { # HOST: pids of pilemix processes in its namespace
+    local p
+    for p in $(ip netns pids "$1"); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = pilemix ] && echo "$p"
+    done
+    return 0
+}
+ended() { grep -q "lost rank" "$T/cut.log" && [ -z "$(pilemix_in "$h1")$(pilemix_in "$h2")" ]; }
+if wait_for 60 "the cut job's ranks to end" ended; then
+    took=$SECONDS
+    line=$(grep -m1 "lost rank" "$T/cut.log")
+    if [[ $line == "pilemix: error (rank 0 on host $h1): lost rank "[23]" on host $h2"* ]] &&
+        [[ $line == *"(run.peer_timeout is 5 s) during the gather"* ]] && ((took <= 30)); then
+        ok "cut host: within ${took}s rank 0 named the lost rank and host and every pilemix rank on both hosts ended"
     else
-        cat "$T/cut.log"; not_ok "cut host: exit $rc without naming $h2"
+        cat "$T/cut.log"; not_ok "cut host: message or timing (${took}s): $line"
     fi
 else
-    pending "a host cut off mid-gather ends the job within run.peer_timeout, naming rank and host ($h2); today it hangs"
-    kill -KILL "$job" 2>/dev/null
-    wait "$job" 2>/dev/null || true
-    for p in $(ip netns pids "$h1") $(ip netns pids "$h2"); do kill -KILL "$p" 2>/dev/null || true; done
-    pgone() { [ -z "$(ip netns pids "$h1")$(ip netns pids "$h2")" ]; }
-    wait_for 10 "the cut job's processes to go" pgone
+    cat "$T/cut.log"; not_ok "cut host: ranks left (h1: $(pilemix_in "$h1"), h2: $(pilemix_in "$h2"))"
 fi
-if mh 2 "$h1:2" run "$T/cfg19.json" --resume --progress 0 >"$T/log" 2>&1 &&
-    same_output "$T/ref19" "$T/out19" && grep -q "resumed: reused" "$T/log"; then
+# mpirun itself (Open MPI 4.1) waits for the cut host's daemon until TCP
+# gives up on the link (15-20 minutes on Linux): said in the README, not
+# asserted. End it ourselves (and the daemons left in our namespaces).
+if kill -0 "$job" 2>/dev/null; then
+    echo "# mpirun still waits for the cut host's daemon, as the README says; ending it"
+    kill -KILL "$job" 2>/dev/null
+else
+    echo "# mpirun exited by itself"
+fi
+wait "$job" 2>/dev/null || true
+for p in $(ip netns pids "$h1") $(ip netns pids "$h2"); do kill -KILL "$p" 2>/dev/null || true; done
+ip link set "$v2" up
+if mh 2 "$h1:2" run "$T/cfgcut.json" --resume --progress 0 >"$T/log" 2>&1 &&
+    same_output "$T/refcut" "$T/outcut" && grep -q "resumed: reused" "$T/log"; then
     ok "resume on the surviving host after the cut: identical ($(grep -o 'reused.*' "$T/log"))"
 else
     cat "$T/log"; not_ok "resume on the surviving host"

@@ -6,10 +6,12 @@
 #     PILEMIX_LAUNCHER=mpirun: the bytes of a local mpirun run;
 #   - resubmitting a finished job: --resume finds the output complete, exit 0;
 #   - `srun --mpi=pmix pilemix run` directly: the same bytes;
-#   - scancel mid-run, then scontrol requeue: the same bytes, and the log
-#     (--open-mode=append) holds both attempts;
+#   - scancel mid-run (at an exact point: a rank stops itself there): exit
+#     143 and the --resume hint; then scontrol requeue: the same bytes, and
+#     the log (--open-mode=append) holds both attempts;
 #   - the time-limit warning (SIGTERM to the batch shell, as --signal=B:TERM
-#     sends it) is forwarded to the ranks; resubmitting finishes: same bytes.
+#     sends it) is forwarded to the ranks: they stop, the hint, exit 143;
+#     resubmitting finishes: same bytes.
 # Every daemon is started here and stopped by its pid at exit.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -169,14 +171,25 @@ else
     cat "$T/srun.log"; not_ok "srun --mpi=pmix"
 fi
 
-# 5. scancel mid-run, then scontrol requeue. Mid-run = after the first output
-# file is committed (its result record appears), before the last.
-# TODO(issue 12 phase 2): use the fault injection's stop action (a rank
-# SIGSTOPs itself at a given output file) for an exact mid-run point instead
-# of catching a level-19 gather between two files.
-id=$(submit PILEMIX="$PILEMIX" -- "$REPO/jobs/slurm.sbatch" cfg19.json --progress 0.2)
-first_file_done() { compgen -G "$T/out19.work/results/file-*" >/dev/null; }
-wait_for 120 "job $id to commit an output file" first_file_done
+# 5. scancel mid-run, then scontrol requeue. Mid-run, exactly: on the first
+# attempt a rank stops itself after the first bucket pass of output file 1
+# (the fault injection's stop action; a wrapper sets PILEMIX_FAULT on the
+# first attempt only). scancel sends SIGCONT and SIGTERM to every rank: they
+# stop at the next record boundary, print the hint, exit 143.
+cat >"$T/pm-first" <<EOF
+#!/bin/sh
+# pilemix, with \$PM_FIRST_FAULT as PILEMIX_FAULT on a job's first attempt only
+if [ "\${SLURM_RESTART_COUNT:-0}" = 0 ] && [ -n "\${PM_FIRST_FAULT:-}" ]; then
+    PILEMIX_FAULT=\$PM_FIRST_FAULT
+    export PILEMIX_FAULT
+fi
+exec "$PILEMIX" "\$@"
+EOF
+chmod +x "$T/pm-first"
+hint19="pilemix: interrupted: continue with pilemix run --resume cfg19.json"
+id=$(submit PILEMIX="$T/pm-first" PM_FIRST_FAULT=gather-pass:file=1:n=1:stop -- \
+    "$REPO/jobs/slurm.sbatch" cfg19.json --progress 0.2)
+wait_stopped "$T/pilemix-$id.log"
 scancel "$id"
 wait_job "$id"
 if [ -e "$T/out19/manifest.json" ]; then
@@ -200,8 +213,10 @@ else
         [ "$(grep -c "^pilemix job: job $id attempt" "$log")" -eq 2 ] &&
         grep -q "^pilemix job: job $id attempt 2 " "$log" &&
         grep -q "CANCELLED" "$log" && grep -q "resumed: reused" "$log" &&
+        [ "$(grep -cxF "$hint19" "$log")" -eq 1 ] && grep -q "^pilemix job: exit status 143 " "$log" &&
+        [ "$(grep -c "^pilemix: run cfg19.json (" "$log")" -eq 2 ] &&
         grep -q "^pilemix: gather" "$log"; then
-        ok "scancel mid-run + scontrol requeue: identical; the log holds both attempts ($(grep -o 'reused.*' "$log"))"
+        ok "scancel mid-run: exit 143 and the hint; scontrol requeue: identical; the log holds both attempts ($(grep -o 'reused.*' "$log"))"
     else
         show_job "$id"; not_ok "scancel + requeue"
     fi
@@ -209,19 +224,29 @@ fi
 
 # 6. The time-limit warning: Slurm sends --signal=B:TERM@120 to the batch
 # shell only; simulate it with scancel --batch and check that the script
-# forwards it to the ranks (the job ends early, work kept), then resubmit.
+# forwards it to the ranks: they stop, print the hint, the job exits 143;
+# then resubmit. The same exact point as above; the forwarded SIGTERM comes
+# without a SIGCONT, so the test lets the stopped rank go on once that
+# SIGTERM is pending on it.
 rm -rf "$T/out19" "$T/out19.work"
-id=$(submit PILEMIX="$PILEMIX" -- "$REPO/jobs/slurm.sbatch" cfg19.json)
-wait_for 120 "job $id to commit an output file" first_file_done
+id=$(submit PILEMIX="$T/pm-first" PM_FIRST_FAULT=gather-pass:file=1:n=1:stop -- \
+    "$REPO/jobs/slurm.sbatch" cfg19.json)
+wait_stopped "$T/pilemix-$id.log"
 scancel --batch --signal=TERM "$id"
+term_pending() { # PID: SIGTERM (bit 15) pending on the process
+    local mask
+    mask=$(awk '/^ShdPnd:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$mask" ] && (((0x$mask >> 14) & 1))
+}
+wait_for 60 "the forwarded SIGTERM to reach the stopped rank" term_pending "$stopped_pid" || true
+kill -CONT "$stopped_pid" 2>/dev/null || true
 wait_job "$id"
 log=$T/pilemix-$id.log
 if [ -e "$T/out19/manifest.json" ]; then
     show_job "$id"; not_ok "the job finished before the warning signal reached it"
-elif grep -q "got SIGTERM .*asking the ranks to stop" "$log" && grep -q "exit status [1-9]" "$log" &&
-    [ "$(job_field "$id" ExitCode)" != 0:0 ]; then
-    ok "warning signal to the batch shell is forwarded to the ranks ($(grep -o 'exit status [0-9]*' "$log"))"
-    pending "the ranks stop at a record boundary, print the --resume hint and the job exits 143"
+elif grep -q "got SIGTERM .*asking the ranks to stop" "$log" && grep -q "^pilemix job: exit status 143 " "$log" &&
+    [ "$(grep -cxF "$hint19" "$log")" -eq 1 ] && [ "$(job_field "$id" ExitCode)" = 143:0 ]; then
+    ok "warning signal to the batch shell: forwarded, the ranks stop, the hint, exit 143"
     id2=$(submit PILEMIX="$PILEMIX" -- "$REPO/jobs/slurm.sbatch" cfg19.json)
     wait_job "$id2"
     if job_ok "$id2" && same_output "$T/ref19" "$T/out19" && grep -q "resumed: reused" "$T/pilemix-$id2.log"; then

@@ -265,6 +265,7 @@ START_TEST(test_strerror)
     ck_assert_str_eq(pm_strerror(PM_EUSAGE), "usage error");
     ck_assert_str_eq(pm_strerror(PM_EINTERNAL), "internal error (a pilemix bug)");
     ck_assert_str_eq(pm_strerror(PM_ESTATE), "directory state error");
+    ck_assert_str_eq(pm_strerror(PM_EINTR), "interrupted");
     ck_assert_str_eq(pm_strerror(-99), "unknown error");
 }
 END_TEST
@@ -283,8 +284,8 @@ START_TEST(test_try_forwards)
 END_TEST
 
 /* The documented order (error.h, README), most severe first. */
-static const int order[] = {PM_EINTERNAL, PM_ENOMEM,  PM_EIO,   PM_EDATA,
-                            PM_ESTATE,    PM_ECONFIG, PM_EUSAGE};
+static const int order[] = {PM_EINTERNAL, PM_ENOMEM,  PM_EIO,    PM_EDATA,
+                            PM_ESTATE,    PM_ECONFIG, PM_EUSAGE, PM_EINTR};
 #define N_ORDER (sizeof order / sizeof order[0])
 
 START_TEST(test_severity_order)
@@ -318,6 +319,16 @@ START_TEST(test_severity_job_failures_outrank_exit_2)
 }
 END_TEST
 
+/* An interruption never hides a real error another rank met: every error
+ * code outranks it. */
+START_TEST(test_severity_errors_outrank_interrupt)
+{
+    for (size_t i = 0; i + 1 < N_ORDER; i++)
+        ck_assert_int_gt(pm_error_severity(order[i]), pm_error_severity(PM_EINTR));
+    ck_assert_int_eq(pm_error_severity(PM_EINTR), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("error");
@@ -335,6 +346,7 @@ int main(void)
     tcase_add_test(tc, test_try_forwards);
     tcase_add_test(tc, test_severity_order);
     tcase_add_test(tc, test_severity_job_failures_outrank_exit_2);
+    tcase_add_test(tc, test_severity_errors_outrank_interrupt);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
 }

@@ -386,6 +386,56 @@ START_TEST(test_lock_refuses_second_run)
 }
 END_TEST
 
+/* Two runs never share an output directory: a second one, with another work
+ * directory and --force, is refused naming the holder (pid and host), and
+ * deletes nothing of the first's. */
+START_TEST(test_output_lock_refuses_second_run)
+{
+    sfx_t x;
+    sfx_init(&x);
+    pm_error_t err;
+    pm_state_t st;
+    pm_state_init(&st);
+    ck_assert_int_eq(pm_state_prepare(&st, &x.cfg, &x.plan, &x.layout, false, false, &err), 0);
+    ck_assert_int_ge(st.out_lock_fd, 0);
+    char shard[1024], lock[1024], host[256] = "";
+    snprintf(shard, sizeof shard, "%s/train/0.jsonl.zst", x.cfg.out_dir);
+    snprintf(lock, sizeof lock, "%s/" PM_STATE_OUT_LOCK, x.cfg.out_dir);
+    write_path(shard, "being written");
+    ck_assert_int_eq(gethostname(host, sizeof host - 1), 0);
+    char want[512];
+    snprintf(want, sizeof want, "another pilemix run (pid %ld on host %s) is using this output",
+             (long)getpid(), host);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Another work directory, and --force. */
+        free(x.cfg.work_dir);
+        char w2[1024];
+        snprintf(w2, sizeof w2, "%s/work2", x.dir);
+        x.cfg.work_dir = strdup(w2);
+        pm_state_t other;
+        pm_state_init(&other);
+        pm_error_t e;
+        int rc = pm_state_prepare(&other, &x.cfg, &x.plan, &x.layout, false, true, &e);
+        if (rc != PM_ESTATE || !strstr(e.msg, want)) {
+            fprintf(stderr, "got %d: %s\nwanted: %s\n", rc, e.msg, want);
+            _exit(1);
+        }
+        _exit(pm_path_exists(w2) ? 2 : 0); /* refused before creating anything */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert(pm_path_exists(shard)); /* nothing deleted from under us */
+    /* Completed: the lock file is gone, the output holds only output. */
+    ck_assert_int_eq(pm_state_complete(&st, false, &err), 0);
+    ck_assert(!pm_path_exists(lock));
+    sfx_free(&x);
+}
+END_TEST
+
 START_TEST(test_foreign_output_refused_even_with_force)
 {
     sfx_t x;
@@ -681,6 +731,7 @@ int main(void)
     tcase_add_test(tc, test_resume_refuses_changes);
     tcase_add_test(tc, test_resume_is_idempotent);
     tcase_add_test(tc, test_lock_refuses_second_run);
+    tcase_add_test(tc, test_output_lock_refuses_second_run);
     tcase_add_test(tc, test_foreign_output_refused_even_with_force);
     tcase_add_test(tc, test_force_removes_only_pilemix_files);
     tcase_add_test(tc, test_foreign_work_dir_refused_even_with_force);

@@ -1,0 +1,3 @@
+#include "pilemix/stop.h"
+
+volatile sig_atomic_t pm_stop_requested = 0;
