@@ -387,18 +387,20 @@ static int open_spills(run_t *r, pm_error_t *err)
                               pm_spill_reader_buckets(r->spills[t]), nb);
             break;
         }
+        /* Every rank keeps every task's archive member names (the
+         * gather's identity order needs them); counters from its share. */
+        size_t len;
+        const void *blob = pm_spill_reader_stats(r->spills[t], &len);
+        pm_task_stats_t st;
+        if ((rc = pm_job_load_task_blob(&r->job, (uint32_t)t, blob, len, &st, err)) < 0) {
+            snprintf(err->file, sizeof err->file, "%s", path.data);
+            break;
+        }
         if ((int)(t % (size_t)r->size) != r->rank)
             continue;
         rc = pm_spill_reader_add_totals(r->spills[t], r->bucket_records, r->bucket_bytes, err);
-        size_t len;
-        const void *blob = pm_spill_reader_stats(r->spills[t], &len);
-        if (rc == 0 && len != sizeof(pm_task_stats_t))
-            rc = pm_error_set(err, PM_ESTATE, path.data, 0, "spill stats of unexpected size");
-        if (rc == 0) {
-            pm_task_stats_t st;
-            memcpy(&st, blob, sizeof st);
+        if (rc == 0)
             pm_task_stats_add(&r->totals.comp[r->plan.files[t].component], &st);
-        }
     }
     pm_buf_free(&path);
     if (rc < 0)
