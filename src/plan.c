@@ -164,8 +164,16 @@ static int add_file(expand_t *e, const char *path, const char *relpath, const st
     int prc = pm_source_probe(path, (pm_format_t)fmt, &probe);
     if (prc == PM_ENOMEM)
         return nomem(e);
-    if (prc < 0 && (prc != PM_EDATA || e->cfg->on_bad_file == PM_ON_BAD_FAIL))
-        return path_error(e, path, "%s%s", prc == PM_EDATA ? "is a bad file: " : "", probe.msg);
+    if (prc < 0 && (prc != PM_EDATA || e->cfg->on_bad_file == PM_ON_BAD_FAIL)) {
+        path_error(e, path, "%s%s", prc == PM_EDATA ? "is a bad file: " : "", probe.msg);
+        /* Damaged data fails the job (exit 1) as it would at run time; a
+         * name that lies about the content is the config's (exit 2). */
+        if (prc == PM_EDATA && e->err) {
+            e->err->code = PM_EDATA;
+            e->err->offset = probe.offset;
+        }
+        return prc == PM_EDATA ? PM_EDATA : PM_ECONFIG;
+    }
     pm_plan_t *p = e->plan;
     if (p->n_files == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;

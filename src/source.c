@@ -457,7 +457,14 @@ int pm_source_probe(const char *path, pm_format_t format, pm_error_t *err)
             while (i < n &&
                    (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
                 i++;
-            if (i < n && head[i] == '[')
+            /* One big array: its first line does not end within the first
+             * bytes, or is a lone "[" (pretty-printed). A short first line
+             * "[1, 2]" is only a bad record. */
+            const unsigned char *nl = i < n ? memchr(head + i, '\n', n - i) : NULL;
+            size_t lone = i + 1;
+            while (nl && lone < (size_t)(nl - head) && (head[lone] == ' ' || head[lone] == '\r'))
+                lone++;
+            if (i < n && head[i] == '[' && (!nl || lone == (size_t)(nl - head)))
                 return pm_error_set(err, PM_ECONFIG, NULL, 0,
                                     "starts with '[': one JSON array is not JSON lines; write one "
                                     "document per line, or, for an array of strings as "
@@ -476,8 +483,8 @@ int pm_source_probe(const char *path, pm_format_t format, pm_error_t *err)
             return pm_error_set(err, PM_ECONFIG, NULL, 0,
                                 "is named .%s but holds %s data, not %s: rename it", fname,
                                 pm_codec_name(sniff), pm_codec_name(codec));
-        if (looks_like_text(head, n))
-            return pm_error_set(err, PM_ECONFIG, NULL, 0,
+        if (looks_like_text(head, n)) /* a bad file, with the likely reason */
+            return pm_error_set(err, PM_EDATA, NULL, 0,
                                 "is named .%s but is not %s-compressed (it looks like plain "
                                 "text): rename it without \"%s\"",
                                 fname, pm_codec_name(codec), codec_ext(codec));

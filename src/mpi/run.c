@@ -530,6 +530,7 @@ static int finish(run_t *r, pm_error_t *err)
                             (unsigned long long)all.rejected_total,
                             (unsigned long long)r->cfg.max_bad_records);
     PM_TRY(pm_totals_check(&r->job, &r->totals, err));
+    PM_TRY(pm_totals_check_inputs(&r->job, &r->totals, err));
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
