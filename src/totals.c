@@ -195,11 +195,11 @@ static const char *reason_hint(const pm_component_cfg_t *cc, int reason)
     return "";
 }
 
-int pm_totals_check_inputs(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
+int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_error_t *err)
 {
     const pm_config_t *cfg = job->cfg;
-    for (size_t c = 0; c < t->n_components; c++) {
-        const pm_task_stats_t *s = &t->comp[c];
+    for (size_t c = 0; c < cfg->n_components; c++) {
+        const pm_task_stats_t *s = &comp[c];
         const pm_component_cfg_t *cc = &cfg->components[c];
         uint64_t kept = s->split_docs[0] + s->split_docs[1] + s->split_docs[2];
         int why = main_reason(s);

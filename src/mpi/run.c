@@ -413,6 +413,24 @@ static int open_spills(run_t *r, pm_error_t *err)
     return 0;
 }
 
+/* Before any output file: every rank sums the components' scatter counters
+ * and applies the same guards (a component with no document, too many bad
+ * records), so all agree without another round; rank 0 says why. */
+static int check_inputs(run_t *r, pm_error_t *err)
+{
+    size_t words = r->cfg.n_components * PM_TASK_STATS_WORDS;
+    pm_task_stats_t *sum = malloc(r->cfg.n_components * sizeof *sum);
+    if (!sum)
+        collective_nomem(r->rank, "the component counters");
+    memcpy(sum, r->totals.comp, r->cfg.n_components * sizeof *sum);
+    MPI_Allreduce(MPI_IN_PLACE, sum, (int)words, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    int rc = pm_totals_check_inputs(&r->job, sum, err);
+    free(sum);
+    if (rc < 0 && r->rank == 0)
+        report(0, rc, err);
+    return rc;
+}
+
 /* Cores this rank may run on (its affinity mask: mpirun binds ranks to a
  * core or a socket by default), or 0 when unknown. */
 static long usable_cores(void)
@@ -530,7 +548,6 @@ static int finish(run_t *r, pm_error_t *err)
                             (unsigned long long)all.rejected_total,
                             (unsigned long long)r->cfg.max_bad_records);
     PM_TRY(pm_totals_check(&r->job, &r->totals, err));
-    PM_TRY(pm_totals_check_inputs(&r->job, &r->totals, err));
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
@@ -617,6 +634,9 @@ int pm_run(const pm_run_opts_t *opts)
     if (rc < 0)
         goto done;
     rc = open_spills(&r, &err);
+    if (rc < 0)
+        goto done;
+    rc = check_inputs(&r, &err);
     if (rc < 0)
         goto done;
     t0 = pm_now();
