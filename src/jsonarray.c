@@ -183,6 +183,8 @@ static int scan_elem(pm_jsonarray_t *ja, pm_line_t *el, pm_error_t *err)
     el->full_len = full;
     el->too_long = full > ja->max_elem;
     el->len = el->too_long ? (len < ja->prefix_cap ? len : ja->prefix_cap) : len;
+    if (!el->too_long)
+        el->full_len = len; /* whitespace before the ',' is not the element's */
     return 1;
 }
 
