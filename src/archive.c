@@ -144,8 +144,10 @@ int pm_archive_next(pm_archive_t *a, const char **path, pm_stream_t **data, pm_e
         while (a->path.len && a->path.data[a->path.len - 1] == '/')
             a->path.data[--a->path.len] = '\0';
         mode_t type = archive_entry_filetype(e);
-        if (type == AE_IFDIR || a->path.len == 0)
+        if (type == AE_IFDIR || a->path.len == 0) {
+            pm_buf_reset(&a->path); /* "after member" names members only */
             continue;
+        }
         if (type != AE_IFREG || archive_entry_hardlink(e))
             return pm_error_set(err, PM_EDATA, NULL, 0,
                                 "member \"%.900s\" is not a regular file (a link or special "

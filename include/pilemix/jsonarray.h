@@ -6,9 +6,10 @@
  * and returns them, with the byte offset, line and column of the element's
  * first byte in the uncompressed stream. Whether an element is a valid
  * document is the record parser's business (a bad element is a bad record);
- * what breaks the array itself (no '[', a missing ',' between elements,
- * trailing data, the stream ending inside the array) is PM_EDATA for the
- * file, with its line:column. A UTF-8 BOM before the '[' is skipped.
+ * what breaks the array itself (no '[', an empty element, trailing data,
+ * the stream ending inside the array) is PM_EDATA for the file, with its
+ * line:column. (A missing ',' joins two elements into one, which the parser
+ * rejects as a bad record.) A UTF-8 BOM before the '[' is skipped.
  *
  * An element longer than max_elem comes back with too_long set, data capped
  * to a 4 KiB prefix and full_len the real length; memory stays at a chunk
