@@ -45,13 +45,11 @@ static int push_entry(pass_ctx_t *c, uint64_t key, uint64_t off)
     return 0;
 }
 
-/* Single-pass buckets: read every spill's ranges straight into the arena
- * (one pread per run, no per-record copy), then index the records. */
+/* Single-pass buckets: read every run's range straight into the arena (one
+ * pread per run, no per-record copy), then index the records. */
 static int load_whole_bucket(const pm_gather_in_t *in, uint32_t b, pass_ctx_t *c, pm_error_t *err)
 {
-    for (size_t s = 0; s < in->n_spills; s++)
-        if (in->spills[s])
-            PM_TRY(pm_spill_reader_append_bucket(in->spills[s], b, &c->mem.arena, err));
+    PM_TRY(pm_spill_set_append_bucket(in->set, b, &c->mem.arena, err));
     for (size_t off = 0; off < c->mem.arena.len;) {
         pm_spill_rec_t rec;
         if (c->mem.arena.len - off < PM_SPILL_REC_HEADER)
@@ -240,10 +238,7 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             if (passes == 1)
                 rc = load_whole_bucket(in, b, &c, err);
             else
-                for (size_t s = 0; s < in->n_spills && rc == 0; s++)
-                    if (in->spills[s])
-                        rc = pm_spill_reader_visit(in->spills[s], b, sub_lo, sub_hi, collect, &c,
-                                                   err);
+                rc = pm_spill_set_visit(in->set, b, sub_lo, sub_hi, collect, &c, err);
             if (rc == 0)
                 rc = write_pass(&c, w, out, err);
             if (rc == 0 && poll)

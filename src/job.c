@@ -45,12 +45,6 @@ void pm_job_close(pm_job_t *job)
     memset(job, 0, sizeof *job);
 }
 
-int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
-{
-    pm_buf_reset(out);
-    return pm_buf_printf(out, "%s/task-%07u.spill", job->spill_dir, task);
-}
-
 int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
 {
     pm_buf_reset(out);

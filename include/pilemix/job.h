@@ -50,7 +50,7 @@ typedef struct pm_job {
     pm_mix_t mix;
     pm_layout_t layout;
     uint64_t *file_hash; /* per plan file: pm_file_hash(component, relpath) */
-    char *spill_dir;     /* WORK/spill */
+    char *spill_dir;     /* WORK/spill: the spill streams */
     char *rejects_dir;   /* WORK/rejects */
     char *results_dir;   /* WORK/results: per-output-file gather results */
 } pm_job_t;
@@ -59,8 +59,8 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
                 const pm_layout_t *layout, pm_error_t *err);
 void pm_job_close(pm_job_t *job);
 
-/* WORK/spill/task-NNNNNNN.spill, WORK/rejects/task-NNNNNNN.jsonl */
-int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
+/* WORK/rejects/task-NNNNNNN.jsonl (spill streams: pm_spill_stream_path in
+ * job->spill_dir) */
 int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
 
 /* Output file names relative to OUTDIR: "train/07.jsonl.zst", "val.jsonl.zst". */

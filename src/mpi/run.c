@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* Print this rank's error: rc is the code the failing call returned, and
@@ -91,10 +90,14 @@ typedef struct run {
     pm_layout_t layout;
     pm_job_t job;
     bool have_cfg, have_plan, have_job;
-    char *cfg_json, *plan_json; /* rank 0: what share_setup sends */
-    pm_state_t state;           /* rank 0 */
-    pm_totals_t totals;         /* per rank, reduced to rank 0 at the end */
-    pm_spill_reader_t **spills;
+    char *cfg_json, *plan_json;    /* rank 0: what share_setup sends */
+    pm_state_t state;              /* rank 0 */
+    pm_totals_t totals;            /* per rank, reduced to rank 0 at the end */
+    uint32_t attempt;              /* this run's spill streams: WORK/spill/a<attempt>-r<rank> */
+    pm_spill_stream_id_t *old_ids; /* earlier attempts' streams (resume), verified */
+    size_t n_old;
+    bool wrote_stream; /* this rank created its stream */
+    pm_spill_set_t *set;
     uint64_t *bucket_records, *bucket_bytes;
     pm_dispatch_t dispatch;
     pm_progress_t progress;
@@ -239,6 +242,9 @@ typedef struct phase {
     uint64_t max_rejected;   /* bad records the job may skip (UINT64_MAX: no limit) */
     /* Do one item; on success fill *rep, what the coordinator learns. */
     int (*work)(run_t *r, void *ctx, uint32_t item, pm_item_report_t *rep, pm_error_t *err);
+    /* After this rank's last item (rc: how it went), before the ranks agree:
+     * returns the new status (may be NULL). */
+    int (*done)(run_t *r, void *ctx, int rc, pm_error_t *err);
     void *ctx;
 } phase_t;
 
@@ -279,6 +285,8 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
     uint32_t item;
     while (rc == 0 && pm_dispatch_next(&r->dispatch, &last, &item) > 0)
         rc = ph->work(r, ph->ctx, item, &last, err);
+    if (ph->done)
+        rc = ph->done(r, ph->ctx, rc, err);
     if (rc < 0 && !r->aborted)
         report(r->rank, rc, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
@@ -290,36 +298,147 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
 
 typedef struct scatter_ctx {
     uint64_t arena;
-    pm_spill_arena_t staging; /* kept from task to task, freed before the gather */
+    pm_spill_arena_t staging;  /* the stream's arena, freed before the gather */
+    pm_spill_stream_t *stream; /* this rank's, created at its first task */
 } scatter_ctx_t;
+
+/* A task's commit record is in the stream (spill.h): the "scatter-task"
+ * fault point. */
+static int on_commit(void *ctx, uint32_t task, pm_error_t *err)
+{
+    (void)ctx;
+    return pm_fault_hit("scatter-task", task, err);
+}
 
 static int scatter_item(run_t *r, void *ctx, uint32_t task, pm_item_report_t *rep, pm_error_t *err)
 {
     scatter_ctx_t *c = ctx;
+    if (!c->stream) {
+        pm_buf_t path;
+        pm_buf_init(&path);
+        int rc =
+            pm_spill_stream_path(&path, r->job.spill_dir, r->attempt, (uint32_t)r->rank) < 0
+                ? pm_error_nomem(err)
+                : pm_spill_stream_open(&c->stream, path.data, pm_layout_total_buckets(&r->layout),
+                                       c->arena, &c->staging, PM_SPILL_COMPRESS_NONE, err);
+        pm_buf_free(&path);
+        PM_TRY(rc);
+        r->wrote_stream = true;
+        pm_spill_stream_on_commit(c->stream, on_commit, r);
+    }
     pm_task_stats_t st;
-    PM_TRY(pm_scatter_task(&r->job, task, c->arena, &c->staging, &st, poll_cb, r, err));
+    PM_TRY(pm_scatter_task(&r->job, c->stream, task, &st, poll_cb, r, err));
     *rep = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
-    return pm_fault_hit("scatter-task", task, err);
+    return 0;
+}
+
+/* After the last task: write the staged records and the commits they hold
+ * back. Also when the phase failed: what was committed helps a resume. */
+static int scatter_done(run_t *r, void *ctx, int rc, pm_error_t *err)
+{
+    (void)r;
+    scatter_ctx_t *c = ctx;
+    pm_error_t ignored;
+    int crc = pm_spill_stream_close(c->stream, rc == 0 ? err : &ignored);
+    c->stream = NULL;
+    return rc ? rc : crc;
+}
+
+/* A commit of an earlier attempt's stream that verified: its task is done. */
+typedef struct done_ctx {
+    bool *done;
+    size_t n_tasks;
+} done_ctx_t;
+
+static int mark_done(void *ctx, uint32_t task, const void *blob, size_t len)
+{
+    (void)blob;
+    (void)len;
+    done_ctx_t *d = ctx;
+    if (task >= d->n_tasks)
+        return PM_ESTATE; /* not this plan's stream: trusted for nothing */
+    d->done[task] = true;
+    return 0;
+}
+
+/* Resume: rank 0 lists the earlier attempts' streams and picks this run's
+ * attempt number; every rank verifies its share of the streams (a full
+ * read each), then all agree on how far each can be trusted and which tasks
+ * they commit. Returns rank 0's listing status. */
+static int find_old_streams(run_t *r, bool *done, pm_error_t *err)
+{
+    size_t n_tasks = r->plan.n_files;
+    long long n = 0;
+    int status = 0;
+    r->attempt = 1;
+    if (r->rank == 0 && r->opts->resume) {
+        status = pm_state_list_streams(&r->job, &r->old_ids, &r->n_old, &r->attempt, err);
+        n = status < 0 ? -1 : (long long)r->n_old;
+    }
+    unsigned long long hdr[2] = {(unsigned long long)n, r->attempt};
+    MPI_Bcast(hdr, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    n = (long long)hdr[0];
+    r->attempt = (uint32_t)hdr[1];
+    if (n <= 0)
+        return status;
+    if (r->rank != 0) {
+        r->n_old = (size_t)n;
+        r->old_ids = calloc(r->n_old, sizeof *r->old_ids);
+        if (!r->old_ids)
+            collective_nomem(r->rank, "the spill stream list");
+    }
+    MPI_Bcast(r->old_ids, (int)(r->n_old * sizeof *r->old_ids), MPI_BYTE, 0, MPI_COMM_WORLD);
+    uint64_t *ends = calloc(r->n_old, sizeof *ends);
+    bool *mine = calloc(n_tasks + 1, sizeof *mine);
+    if (!ends || !mine)
+        collective_nomem(r->rank, "the spill stream list");
+    uint32_t nb = pm_layout_total_buckets(&r->layout);
+    pm_buf_t path;
+    pm_buf_init(&path);
+    done_ctx_t dc = {mine, n_tasks};
+    for (size_t i = (size_t)r->rank; i < r->n_old; i += (size_t)r->size) {
+        const pm_spill_stream_id_t *id = &r->old_ids[i];
+        memset(mine, 0, (n_tasks + 1) * sizeof *mine);
+        pm_error_t ignored;
+        uint64_t end = 0;
+        /* A stream that cannot be read, or commits a task the plan does not
+         * have, is trusted for nothing: its tasks are redone. */
+        if (pm_spill_stream_path(&path, r->job.spill_dir, id->attempt, id->rank) == 0 &&
+            pm_spill_verify_stream(path.data, nb, &end, mark_done, &dc, &ignored) == 0 && end > 0) {
+            ends[i] = end;
+            for (size_t t = 0; t < n_tasks; t++)
+                done[t] |= mine[t];
+        }
+    }
+    pm_buf_free(&path);
+    free(mine);
+    MPI_Request req[2];
+    MPI_Iallreduce(MPI_IN_PLACE, ends, (int)r->n_old, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD,
+                   &req[0]);
+    pm_mpi_quiet_wait(&req[0]);
+    MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_C_BOOL, MPI_LOR, MPI_COMM_WORLD, &req[1]);
+    pm_mpi_quiet_wait(&req[1]);
+    /* Keep the streams that commit something, in order. */
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_old; i++)
+        if (ends[i] > 0) {
+            r->old_ids[k] = r->old_ids[i];
+            r->old_ids[k++].valid_end = ends[i];
+        }
+    r->n_old = k;
+    free(ends);
+    return status;
 }
 
 static int scatter(run_t *r, pm_error_t *err)
 {
     size_t n_tasks = r->plan.n_files;
-    /* On resume, which tasks are committed: every rank verifies its share of
-     * the spills (a full read each), then all agree. */
     bool *done = calloc(n_tasks + 1, sizeof *done);
     if (!done)
         collective_nomem(r->rank, "the task list");
-    if (r->opts->resume) {
-        for (size_t i = (size_t)r->rank; i < n_tasks; i += (size_t)r->size)
-            done[i] = pm_state_task_done(&r->job, (uint32_t)i);
-        MPI_Request req;
-        MPI_Iallreduce(MPI_IN_PLACE, done, (int)n_tasks, MPI_C_BOOL, MPI_LOR, MPI_COMM_WORLD, &req);
-        pm_mpi_quiet_wait(&req);
-    }
-    int status = 0;
+    int status = find_old_streams(r, done, err);
     uint64_t *sizes = NULL, progress_bytes = 0;
-    if (r->rank == 0) {
+    if (r->rank == 0 && status == 0) {
         sizes = malloc((n_tasks + 1) * sizeof *sizes);
         if (!sizes)
             status = pm_error_nomem(err);
@@ -343,8 +462,10 @@ static int scatter(run_t *r, pm_error_t *err)
                   .max_rejected =
                       r->cfg.on_bad_record == PM_ON_BAD_SKIP ? r->cfg.max_bad_records : UINT64_MAX,
                   .work = scatter_item,
+                  .done = scatter_done,
                   .ctx = &c};
     int rc = work_phase(r, &ph, status, err);
+    pm_spill_stream_abort(c.stream); /* closed by scatter_done unless work_phase stopped early */
     pm_spill_arena_free(&c.staging);
     free(sizes);
     free(done);
@@ -359,48 +480,53 @@ static int scatter(run_t *r, pm_error_t *err)
     return rc;
 }
 
-/* Open every task's spill; sum per-bucket totals and the task counters of
- * this rank's share of the spills. */
+/* A task's counting commit, on every rank as it opens the streams: the
+ * "spill-open" fault point; and this rank adds the counters of its share of
+ * the tasks. */
+static int take_task(void *ctx, uint32_t task, const void *blob, size_t len)
+{
+    run_t *r = ctx;
+    PM_TRY(pm_fault_hit("spill-open", task, r->err));
+    if ((int)(task % (uint32_t)r->size) != r->rank)
+        return 0;
+    pm_task_stats_t st;
+    PM_TRY(pm_scatter_blob_stats(blob, len, &st, r->err));
+    pm_task_stats_add(&r->totals.comp[r->plan.files[task].component], &st);
+    return 0;
+}
+
+/* Open every spill stream (earlier attempts' that verified, then this
+ * run's); sum per-bucket totals and the task counters of this rank's share. */
 static int open_spills(run_t *r, pm_error_t *err)
 {
     size_t n_tasks = r->plan.n_files;
     uint32_t nb = pm_layout_total_buckets(&r->layout);
-    r->spills = calloc(n_tasks + 1, sizeof *r->spills);
     r->bucket_records = calloc(nb, sizeof(uint64_t));
     r->bucket_bytes = calloc(nb, sizeof(uint64_t));
-    if (!r->spills || !r->bucket_records || !r->bucket_bytes)
+    int *wrote = calloc((size_t)r->size, sizeof *wrote);
+    pm_spill_stream_id_t *ids = calloc(r->n_old + (size_t)r->size, sizeof *ids);
+    if (!r->bucket_records || !r->bucket_bytes || !wrote || !ids)
         collective_nomem(r->rank, "the bucket totals");
-    pm_buf_t path;
-    pm_buf_init(&path);
-    int rc = 0;
-    for (size_t t = 0; t < n_tasks && rc == 0; t++) {
-        if (pm_job_spill_path(&r->job, (uint32_t)t, &path) < 0) {
-            rc = pm_error_nomem(err);
-            break;
-        }
-        if ((rc = pm_fault_hit("spill-open", (int64_t)t, err)) < 0 ||
-            (rc = pm_spill_reader_open(&r->spills[t], path.data, err)) < 0)
-            break;
-        if (pm_spill_reader_buckets(r->spills[t]) != nb) {
-            rc = pm_error_set(err, PM_ESTATE, path.data, 0,
-                              "spill has %u buckets, the run expects %u (stale work directory?)",
-                              pm_spill_reader_buckets(r->spills[t]), nb);
-            break;
-        }
-        if ((int)(t % (size_t)r->size) != r->rank)
-            continue;
-        rc = pm_spill_reader_add_totals(r->spills[t], r->bucket_records, r->bucket_bytes, err);
-        size_t len;
-        const void *blob = pm_spill_reader_stats(r->spills[t], &len);
-        if (rc == 0 && len != sizeof(pm_task_stats_t))
-            rc = pm_error_set(err, PM_ESTATE, path.data, 0, "spill stats of unexpected size");
-        if (rc == 0) {
-            pm_task_stats_t st;
-            memcpy(&st, blob, sizeof st);
-            pm_task_stats_add(&r->totals.comp[r->plan.files[t].component], &st);
-        }
-    }
-    pm_buf_free(&path);
+    int me = r->wrote_stream;
+    MPI_Allgather(&me, 1, MPI_INT, wrote, 1, MPI_INT, MPI_COMM_WORLD);
+    size_t n = r->n_old;
+    memcpy(ids, r->old_ids, n * sizeof *ids);
+    for (int k = 0; k < r->size; k++)
+        if (wrote[k])
+            ids[n++] = (pm_spill_stream_id_t){r->attempt, (uint32_t)k, UINT64_MAX};
+    free(wrote);
+    int rc = pm_spill_set_open(&r->set, r->job.spill_dir, ids, n, (uint32_t)n_tasks, nb, take_task,
+                               r, err);
+    free(ids);
+    for (size_t t = 0; rc == 0 && t < n_tasks; t++)
+        if (!pm_spill_set_has_task(r->set, (uint32_t)t))
+            rc = pm_error_set(err, PM_ESTATE, r->plan.files[t].path, 0,
+                              "no spill stream in %s commits this input's task (a stream "
+                              "removed or not visible from this rank?)",
+                              r->job.spill_dir);
+    if (rc == 0)
+        rc = pm_spill_set_add_totals(r->set, (size_t)r->rank, (size_t)r->size, r->bucket_records,
+                                     r->bucket_bytes, err);
     if (rc < 0)
         report(r->rank, rc, err);
     int agreed = pm_mpi_agree(rc, MPI_COMM_WORLD);
@@ -485,8 +611,7 @@ static int gather(run_t *r, pm_error_t *err)
     }
     size_t nc = r->cfg.n_components;
     gather_ctx_t c = {.in = {.job = &r->job,
-                             .spills = r->spills,
-                             .n_spills = r->plan.n_files,
+                             .set = r->set,
                              .bucket_records = r->bucket_records,
                              .bucket_bytes = r->bucket_bytes,
                              .budget_bytes = pm_job_bucket_budget(r->cfg.mem_per_rank),
@@ -553,10 +678,8 @@ static int finish(run_t *r, pm_error_t *err)
 
 static void run_close(run_t *r)
 {
-    if (r->spills)
-        for (size_t t = 0; t < r->plan.n_files; t++)
-            pm_spill_reader_close(r->spills[t]);
-    free(r->spills);
+    pm_spill_set_close(r->set);
+    free(r->old_ids);
     free(r->bucket_records);
     free(r->bucket_bytes);
     free(r->cfg_json);
@@ -571,16 +694,6 @@ static void run_close(run_t *r)
     pm_state_close(&r->state);
 }
 
-static void raise_fd_limit(void)
-{
-    /* Gather keeps every task's spill open. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 int pm_run(const pm_run_opts_t *opts)
 {
     run_t r;
@@ -589,7 +702,6 @@ int pm_run(const pm_run_opts_t *opts)
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r.size);
     pm_state_init(&r.state);
-    raise_fd_limit();
     r.t_start = pm_now();
     pm_error_t err;
     pm_error_clear(&err);

@@ -8,6 +8,7 @@
 #include "pilemix/config.h"
 #include "pilemix/plan.h"
 #include "pilemix/scatter.h"
+#include "pilemix/state.h"
 #include "test_util.h"
 
 #include <jansson.h>
@@ -386,6 +387,23 @@ typedef struct run {
     pm_task_stats_t stats[N_FILES];
 } run_t;
 
+/* Spill compression of the pipeline's streams (a test may change it). */
+static int spill_level = PM_SPILL_COMPRESS_NONE;
+
+typedef struct check_blob {
+    const run_t *run;
+    size_t seen;
+} check_blob_t;
+
+static int check_blob(void *ctx, uint32_t task, const void *blob, size_t len)
+{
+    check_blob_t *c = ctx;
+    ck_assert_uint_eq(len, sizeof(pm_task_stats_t));
+    ck_assert(memcmp(blob, &c->run->stats[task], len) == 0);
+    c->seen++;
+    return 0;
+}
+
 /* Scatter every task with the given layout, then gather every file with the
  * given budget into cfg->out_dir. */
 static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t arena, uint64_t budget,
@@ -404,38 +422,42 @@ static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t aren
     ck_assert_int_eq(pm_mkdir_p(train, &err), 0);
 
     size_t nt = fx->plan.n_files;
-    /* One staging arena for every task, as a rank keeps it. */
+    /* Two "ranks": tasks alternate between two streams; one keeps a staging
+     * arena from task to task, as a rank does. */
     pm_spill_arena_t staging = {0};
-    for (uint32_t t = 0; t < nt; t++) {
-        int rc = pm_scatter_task(&job, t, arena, &staging, &run->stats[t], NULL, NULL, &err);
-        ck_assert_msg(rc == 0, "scatter task %u: %s", t, err.msg);
-    }
-    pm_spill_arena_free(&staging);
-    uint32_t nb = pm_layout_total_buckets(layout);
-    uint64_t *recs = calloc(nb, 8), *bytes = calloc(nb, 8);
-    pm_spill_reader_t **spills = calloc(nt, sizeof *spills);
+    pm_spill_stream_t *streams[2];
     pm_buf_t p;
     pm_buf_init(&p);
-    for (uint32_t t = 0; t < nt; t++) {
-        ck_assert_int_eq(pm_job_spill_path(&job, t, &p), 0);
-        ck_assert_int_eq(pm_spill_reader_open(&spills[t], p.data, &err), 0);
-        ck_assert_uint_eq(pm_spill_reader_buckets(spills[t]), nb);
-        /* The spill carries the task's counters. */
-        size_t sl;
-        const void *st = pm_spill_reader_stats(spills[t], &sl);
-        ck_assert_uint_eq(sl, sizeof(pm_task_stats_t));
-        ck_assert(memcmp(st, &run->stats[t], sl) == 0);
-        ck_assert_int_eq(pm_spill_reader_add_totals(spills[t], recs, bytes, &err), 0);
+    uint32_t nb = pm_layout_total_buckets(layout);
+    for (uint32_t k = 0; k < 2; k++) {
+        ck_assert_int_eq(pm_spill_stream_path(&p, job.spill_dir, 1, k), 0);
+        ck_assert_int_eq(pm_spill_stream_open(&streams[k], p.data, nb, (size_t)arena,
+                                              k == 0 ? &staging : NULL, spill_level, &err),
+                         0);
     }
+    for (uint32_t t = 0; t < nt; t++) {
+        int rc = pm_scatter_task(&job, streams[t % 2], t, &run->stats[t], NULL, NULL, &err);
+        ck_assert_msg(rc == 0, "scatter task %u: %s", t, err.msg);
+    }
+    for (uint32_t k = 0; k < 2; k++)
+        ck_assert_int_eq(pm_spill_stream_close(streams[k], &err), 0);
+    pm_spill_arena_free(&staging);
     pm_buf_free(&p);
+    uint64_t *recs = calloc(nb, 8), *bytes = calloc(nb, 8);
+    pm_spill_stream_id_t ids[2] = {{1, 0, UINT64_MAX}, {1, 1, UINT64_MAX}};
+    pm_spill_set_t *set;
+    check_blob_t cb = {run, 0};
+    ck_assert_int_eq(
+        pm_spill_set_open(&set, job.spill_dir, ids, 2, (uint32_t)nt, nb, check_blob, &cb, &err), 0);
+    ck_assert_uint_eq(cb.seen, nt); /* every task's commit carries its counters */
+    ck_assert_int_eq(pm_spill_set_add_totals(set, 0, 1, recs, bytes, &err), 0);
     uint32_t nf = pm_layout_files(layout);
     size_t nc = fx->cfg.n_components;
     run->outs = calloc(nf, sizeof *run->outs);
     run->comp_docs = calloc(nf * nc, sizeof(uint64_t));
     run->comp_dups = calloc(nf * nc, sizeof(uint64_t));
     pm_gather_in_t in = {.job = &job,
-                         .spills = spills,
-                         .n_spills = nt,
+                         .set = set,
                          .bucket_records = recs,
                          .bucket_bytes = bytes,
                          .budget_bytes = budget,
@@ -458,9 +480,7 @@ static void run_pipeline_cctx(fx_t *fx, const pm_layout_t *layout, uint64_t aren
         ck_assert_uint_ge(o->passes, count);
     }
     pm_gather_mem_free(&mem);
-    for (uint32_t t = 0; t < nt; t++)
-        pm_spill_reader_close(spills[t]);
-    free(spills);
+    pm_spill_set_close(set);
     free(recs);
     free(bytes);
     pm_job_close(&job);
