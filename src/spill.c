@@ -19,6 +19,9 @@
 
 #define WRITE_BUF_BYTES (1u << 20)
 #define READ_BUF_BYTES (1u << 20)
+/* The window a scan reads headers and commits through: commits come in
+ * batches after runs, and run data is skipped, so a small one wastes little. */
+#define SCAN_WINDOW_BYTES (64u << 10)
 /* Memory for the run tables of a chunk of buckets the gather reads. */
 #define INDEX_CHUNK_BYTES (4u << 20)
 
@@ -573,12 +576,12 @@ static int scan_read(scanner_t *sc, uint64_t off, void *dst, size_t n, pm_error_
         memcpy(dst, sc->win + (off - sc->win_pos), n);
         return 0;
     }
-    if (n > READ_BUF_BYTES / 2) { /* big: straight into dst */
+    if (n > SCAN_WINDOW_BYTES / 2) { /* big: straight into dst */
         if (sc->reads)
             (*sc->reads)++, *sc->read_bytes += n;
         return pm_pread_all(sc->fd, dst, n, off, sc->path, err);
     }
-    size_t want = READ_BUF_BYTES;
+    size_t want = SCAN_WINDOW_BYTES;
     if (off + want > sc->size)
         want = (size_t)(sc->size - off);
     if (want < n)
@@ -739,7 +742,7 @@ static int open_scanner(scanner_t *sc, const char *path, pm_error_t *err)
     if (sc->fd < 0)
         return pm_error_set(err, PM_EIO, path, 0, "cannot open spill stream: %s", strerror(errno));
     struct stat st;
-    sc->win = malloc(READ_BUF_BYTES);
+    sc->win = malloc(SCAN_WINDOW_BYTES);
     if (fstat(sc->fd, &st) != 0 || !sc->win) {
         close(sc->fd);
         free(sc->win);

@@ -104,6 +104,9 @@ typedef struct run {
     pm_error_t *err; /* the run's error record, for poll_cb */
     bool aborted;    /* this rank stopped because another one failed */
     double t_start, t_scatter, t_gather;
+    /* the gather's reading, summed over ranks on rank 0 for the summary:
+     * emitted bytes, pread calls, bytes read, opens, most files open */
+    uint64_t io[5];
 } run_t;
 
 /* Rank 0: load, validate, plan, encode what the other ranks get, then
@@ -578,6 +581,7 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     PM_TRY(pm_state_save_file_result(&r->job, file, &out, err));
     PM_TRY(pm_fault_hit("gather-file", file, err));
     pm_totals_add_file(&r->totals, &r->layout, file, &out);
+    r->io[0] += out.result.raw_bytes;
     *rep = (pm_item_report_t){0, file, (int64_t)out.result.raw_bytes, 0};
     return 0;
 }
@@ -672,6 +676,17 @@ static int finish(run_t *r, pm_error_t *err)
            "%u buckets\n",
            now - r->t_start, r->t_scatter, r->t_gather, r->size, r->size == 1 ? "" : "s",
            (unsigned long long)*r->totals.passes, pm_layout_total_buckets(&r->layout));
+    /* What the gather's reading cost: the scale rule is that none of it
+     * grows with the number of input files (DESIGN 2). */
+    pm_spill_io_t io;
+    pm_spill_set_io(r->set, &io);
+    double gb = (double)r->io[0] / 1e9;
+    printf("spill: %.1f MB in %llu stream%s, %llu runs; gather read %llu calls (%.0f per GB "
+           "emitted), %.1f MB, at most %llu spill files open per rank\n",
+           (double)io.disk_bytes / 1e6, (unsigned long long)io.streams, io.streams == 1 ? "" : "s",
+           (unsigned long long)io.runs, (unsigned long long)r->io[1],
+           gb > 0 ? (double)r->io[1] / gb : 0.0, (double)r->io[2] / 1e6,
+           (unsigned long long)r->io[4]);
     fflush(stdout);
     return pm_state_complete(&r->state, r->opts->keep_work, err);
 }
@@ -736,6 +751,17 @@ int pm_run(const pm_run_opts_t *opts)
     /* Sum every rank's share into rank 0's totals. */
     size_t words = pm_totals_words(&r.totals);
     MPI_Request req;
+    pm_spill_io_t io;
+    pm_spill_set_io(r.set, &io);
+    r.io[1] = io.reads;
+    r.io[2] = io.read_bytes;
+    r.io[3] = io.opens;
+    MPI_Reduce(r.rank == 0 ? MPI_IN_PLACE : r.io, r.io, 4, MPI_UINT64_T, MPI_SUM, 0,
+               MPI_COMM_WORLD);
+    uint64_t most = io.max_open;
+    MPI_Reduce(r.rank == 0 ? MPI_IN_PLACE : &most, &most, 1, MPI_UINT64_T, MPI_MAX, 0,
+               MPI_COMM_WORLD);
+    r.io[4] = most;
     if (r.rank == 0)
         MPI_Ireduce(MPI_IN_PLACE, r.totals.words, (int)words, MPI_UINT64_T, MPI_SUM, 0,
                     MPI_COMM_WORLD, &req);
