@@ -14,6 +14,16 @@ void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s)
         a[i] += b[i];
 }
 
+static int by_identity(const void *pa, const void *pb, void *ctx)
+{
+    const pm_job_t *order_job = ctx;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    int r = strcmp(pm_job_file_component(order_job, a), pm_job_file_component(order_job, b));
+    if (r == 0)
+        r = strcmp(order_job->plan->files[a].relpath, order_job->plan->files[b].relpath);
+    return r ? r : (a < b ? -1 : a > b);
+}
+
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
                 const pm_layout_t *layout, pm_error_t *err)
 {
@@ -23,22 +33,33 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     job->layout = *layout;
     pm_mix_init(&job->mix, cfg->seed, cfg->val_fraction, cfg->test_fraction);
     job->file_hash = calloc(plan->n_files + 1, sizeof(uint64_t));
+    job->file_order = calloc(plan->n_files + 1, sizeof(uint32_t));
+    uint32_t *by = calloc(plan->n_files + 1, sizeof(uint32_t));
     job->spill_dir = pm_path_join(cfg->work_dir, "spill");
     job->rejects_dir = pm_path_join(cfg->work_dir, "rejects");
     job->results_dir = pm_path_join(cfg->work_dir, "results");
-    if (!job->file_hash || !job->spill_dir || !job->rejects_dir || !job->results_dir) {
+    if (!job->file_hash || !job->file_order || !by || !job->spill_dir || !job->rejects_dir ||
+        !job->results_dir) {
+        free(by);
         pm_job_close(job);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     }
-    for (size_t i = 0; i < plan->n_files; i++)
+    for (size_t i = 0; i < plan->n_files; i++) {
         job->file_hash[i] =
             pm_file_hash(cfg->components[plan->files[i].component].name, plan->files[i].relpath);
+        by[i] = (uint32_t)i;
+    }
+    qsort_r(by, plan->n_files, sizeof *by, by_identity, job);
+    for (size_t i = 0; i < plan->n_files; i++)
+        job->file_order[by[i]] = (uint32_t)i;
+    free(by);
     return 0;
 }
 
 void pm_job_close(pm_job_t *job)
 {
     free(job->file_hash);
+    free(job->file_order);
     free(job->spill_dir);
     free(job->rejects_dir);
     free(job->results_dir);

@@ -51,7 +51,8 @@ typedef struct pm_gather_out {
     pm_file_result_t result;
     uint64_t *comp_docs;
     uint64_t *comp_dups;
-    uint64_t passes; /* bucket passes made (> buckets when some overflowed) */
+    uint64_t passes;     /* bucket passes made (> buckets when some overflowed) */
+    uint64_t peak_bytes; /* the most a pass held: records and sort entries (added to: max) */
 } pm_gather_out_t;
 
 int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,

@@ -50,9 +50,13 @@ typedef struct pm_job {
     pm_mix_t mix;
     pm_layout_t layout;
     uint64_t *file_hash; /* per plan file: pm_file_hash(component, relpath) */
-    char *spill_dir;     /* WORK/spill: the spill streams */
-    char *rejects_dir;   /* WORK/rejects */
-    char *results_dir;   /* WORK/results: per-output-file gather results */
+    /* per plan file: its rank in identity order (component name, then
+     * identity path, byte-wise): identities compare as (file_order, offset,
+     * copy) without touching the strings */
+    uint32_t *file_order;
+    char *spill_dir;   /* WORK/spill: the spill streams */
+    char *rejects_dir; /* WORK/rejects */
+    char *results_dir; /* WORK/results: per-output-file gather results */
 } pm_job_t;
 
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,

@@ -709,6 +709,25 @@ static void run_close(run_t *r)
     pm_state_close(&r->state);
 }
 
+/* Test-only (README, "Testing"): PILEMIX_TEST_REPORT_HWM=1 makes every rank
+ * print its peak resident set (VmHWM) at the end, so a job test can check
+ * the memory bound per rank. */
+static void report_hwm(int rank)
+{
+    const char *v = getenv("PILEMIX_TEST_REPORT_HWM");
+    if (!v || !*v)
+        return;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) {
+            fprintf(stderr, "pilemix: rank %d peak RSS %ld kB\n", rank, strtol(line + 6, NULL, 10));
+            fflush(stderr);
+        }
+    if (f)
+        fclose(f);
+}
+
 int pm_run(const pm_run_opts_t *opts)
 {
     run_t r;
@@ -778,5 +797,6 @@ int pm_run(const pm_run_opts_t *opts)
     pm_mpi_quiet_wait(&req);
 done:
     run_close(&r);
+    report_hwm(r.rank);
     return rc;
 }
