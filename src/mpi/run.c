@@ -319,11 +319,11 @@ static int scatter_item(run_t *r, void *ctx, uint32_t task, pm_item_report_t *re
     if (!c->stream) {
         pm_buf_t path;
         pm_buf_init(&path);
-        int rc =
-            pm_spill_stream_path(&path, r->job.spill_dir, r->attempt, (uint32_t)r->rank) < 0
-                ? pm_error_nomem(err)
-                : pm_spill_stream_open(&c->stream, path.data, pm_layout_total_buckets(&r->layout),
-                                       c->arena, &c->staging, PM_SPILL_COMPRESS_NONE, err);
+        int rc = pm_spill_stream_path(&path, r->job.spill_dir, r->attempt, (uint32_t)r->rank) < 0
+                     ? pm_error_nomem(err)
+                     : pm_spill_stream_open(
+                           &c->stream, path.data, pm_layout_total_buckets(&r->layout), c->arena,
+                           &c->staging, pm_config_spill_level(r->cfg.spill_compression), err);
         pm_buf_free(&path);
         PM_TRY(rc);
         r->wrote_stream = true;
