@@ -1,6 +1,13 @@
 #include "pilemix/job.h"
 
 #include "pilemix/fsutil.h"
+#include "pilemix/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zstd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +161,228 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
     uint64_t bucket = test_override("PILEMIX_TEST_LAYOUT_BYTES");
     pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
                      bucket ? bucket : pm_job_bucket_budget(mem_per_rank));
+}
+
+/* ---- space estimate ---- */
+
+#define SAMPLE_IN (1u << 20)     /* file bytes read per sampled file */
+#define SAMPLE_OUT (2u << 20)    /* uncompressed bytes looked at */
+#define SAMPLE_ZSTD (256u << 10) /* output bytes compressed to find the ratio */
+#define SAMPLE_FILES 1000
+/* A spill record's header; the gather's output line around a text: {"text":
+ * "", "meta": {"pile_set_name": ""}}\n and ", " before kept meta. */
+#define SPILL_HEADER 32
+#define LINE_FRAME 43
+
+typedef struct sample {
+    double unc_per_byte;  /* uncompressed bytes per file byte */
+    double spill_per_unc; /* spill record bytes per uncompressed byte */
+    double out_per_unc;   /* output line bytes per uncompressed byte */
+    double zst_per_out;   /* compressed output bytes per output byte */
+    bool ok;
+} sample_t;
+
+/* The first bytes of a file: how it decompresses, and what its lines turn
+ * into in the spill and in the output. A file that does not read or parse
+ * here is left to the run to report: the sample just does not count. */
+static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char *in = malloc(SAMPLE_IN), *unc = malloc(SAMPLE_OUT);
+    pm_buf_t line_out, zs;
+    pm_buf_init(&line_out);
+    pm_buf_init(&zs);
+    pm_record_t rec;
+    pm_record_init(&rec);
+    ssize_t n = in && unc ? pread(fd, in, SAMPLE_IN, 0) : -1;
+    close(fd);
+    size_t consumed = 0, produced = 0;
+    if (n > 0 && f->format == PM_FORMAT_JSONL_ZST) {
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        ZSTD_inBuffer zin = {in, (size_t)n, 0};
+        ZSTD_outBuffer zout = {unc, SAMPLE_OUT, 0};
+        while (d && zout.pos < zout.size && zin.pos < zin.size) {
+            size_t r = ZSTD_decompressStream(d, &zout, &zin);
+            if (ZSTD_isError(r))
+                break;
+        }
+        ZSTD_freeDCtx(d);
+        consumed = zin.pos;
+        produced = zout.pos;
+    } else if (n > 0) {
+        consumed = produced = (size_t)n;
+        memcpy(unc, in, (size_t)n);
+    }
+    /* Whole lines only. */
+    size_t end = produced;
+    while (end > 0 && unc[end - 1] != '\n')
+        end--;
+    if (end == 0 && produced > 0 && consumed == (size_t)f->size)
+        end = produced; /* a last line without newline */
+    double spill = 0, outb = 0;
+    const char *name = cfg->components[f->component].name;
+    for (size_t p = 0; p < end;) {
+        const char *nl = memchr(unc + p, '\n', end - p);
+        size_t len = nl ? (size_t)(nl - (unc + p)) : end - p;
+        if (len > 0 && pm_record_parse(&rec, unc + p, len) == PM_REC_OK && rec.text.len > 0) {
+            size_t meta = cfg->keep_meta ? rec.meta.len : 0;
+            spill += SPILL_HEADER + (double)rec.text.len + (double)meta;
+            pm_buf_reset(&line_out);
+            if (pm_json_escape(&line_out, rec.text.data, rec.text.len) == 0)
+                outb += (double)line_out.len + LINE_FRAME + strlen(name) + (meta ? meta + 2 : 0);
+            if (zs.len < SAMPLE_ZSTD) { /* output-like bytes for the ratio */
+                pm_buf_append(&zs, line_out.data, line_out.len);
+                if (meta)
+                    pm_buf_append(&zs, rec.meta.data, meta);
+            }
+        }
+        p += len + 1;
+    }
+    if (consumed > 0 && end > 0) {
+        out->unc_per_byte = (double)produced / (double)consumed;
+        out->spill_per_unc = spill / (double)end;
+        out->out_per_unc = outb / (double)end;
+        out->zst_per_out = 0.3;
+        if (zs.len > 0) {
+            size_t cap = ZSTD_compressBound(zs.len);
+            char *z = malloc(cap);
+            size_t zn = z ? ZSTD_compress(z, cap, zs.data, zs.len, cfg->zstd_level) : 0;
+            if (z && !ZSTD_isError(zn))
+                out->zst_per_out = (double)zn / (double)zs.len;
+            free(z);
+        }
+        out->ok = true;
+    }
+    pm_record_free(&rec);
+    pm_buf_free(&line_out);
+    pm_buf_free(&zs);
+    free(in);
+    free(unc);
+}
+
+int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_space_t *sp,
+                          pm_error_t *err)
+{
+    memset(sp, 0, sizeof *sp);
+    size_t nc = cfg->n_components, n = plan->n_files;
+    /* Per component and format: sums of the samples, for the unsampled. */
+    sample_t *avg = calloc(2 * nc + 1, sizeof *avg);
+    size_t *cnt = calloc(2 * nc + 1, sizeof *cnt);
+    sample_t *per = calloc(n + 1, sizeof *per);
+    if (!avg || !cnt || !per) {
+        free(avg);
+        free(cnt);
+        free(per);
+        return pm_error_nomem(err);
+    }
+    size_t step = n > SAMPLE_FILES ? (n + SAMPLE_FILES - 1) / SAMPLE_FILES : 1;
+    for (size_t i = 0; i < n; i += step) {
+        const pm_input_file_t *f = &plan->files[i];
+        sample_file(cfg, f, &per[i]);
+        if (!per[i].ok)
+            continue;
+        sample_t *a = &avg[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)];
+        a->unc_per_byte += per[i].unc_per_byte;
+        a->spill_per_unc += per[i].spill_per_unc;
+        a->out_per_unc += per[i].out_per_unc;
+        a->zst_per_out += per[i].zst_per_out;
+        cnt[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)]++;
+        sp->sampled_files++;
+    }
+    long double spill = 0, out = 0, input = 0;
+    double keep = 1.0 - cfg->val_fraction - cfg->test_fraction;
+    for (size_t i = 0; i < n; i++) {
+        const pm_input_file_t *f = &plan->files[i];
+        size_t k = 2 * f->component + (f->format == PM_FORMAT_JSONL_ZST);
+        sample_t s = per[i];
+        if (!s.ok && cnt[k]) {
+            s.unc_per_byte = avg[k].unc_per_byte / (double)cnt[k];
+            s.spill_per_unc = avg[k].spill_per_unc / (double)cnt[k];
+            s.out_per_unc = avg[k].out_per_unc / (double)cnt[k];
+            s.zst_per_out = avg[k].zst_per_out / (double)cnt[k];
+        } else if (!s.ok) { /* nothing sampled: the layout's guess */
+            s.unc_per_byte = f->format == PM_FORMAT_JSONL_ZST ? 4.0 : 1.0;
+            s.spill_per_unc = 1.0;
+            s.out_per_unc = 1.05;
+            s.zst_per_out = 0.3;
+        }
+        long double unc = (long double)f->size * s.unc_per_byte;
+        /* Train copies follow the epochs; a held-out text is spilled once
+         * and written once (duplicates aside). */
+        long double copies = keep * cfg->components[f->component].epochs + (1.0 - keep);
+        input += unc;
+        spill += unc * s.spill_per_unc * copies;
+        out += unc * s.out_per_unc * copies * s.zst_per_out;
+    }
+    /* A commit record per task, a run table per run (~ spill / arena). */
+    spill += (long double)n * (16 + 32 + sizeof(pm_task_stats_t) + 8);
+    sp->input_bytes = (uint64_t)input;
+    sp->spill_bytes = (uint64_t)spill;
+    sp->output_bytes = (uint64_t)out;
+    free(avg);
+    free(cnt);
+    free(per);
+    return 0;
+}
+
+int pm_job_fs_free(const char *path, uint64_t *free_bytes, pm_error_t *err)
+{
+    char *p = strdup(path);
+    if (!p)
+        return pm_error_nomem(err);
+    struct statvfs v;
+    int rc;
+    /* The directory may not exist yet: ask its nearest existing parent. */
+    while ((rc = statvfs(p, &v)) != 0 && errno == ENOENT) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) {
+            strcpy(p, slash == p ? "/" : ".");
+            continue;
+        }
+        *slash = '\0';
+    }
+    if (rc != 0) {
+        rc = pm_error_set(err, PM_EIO, path, 0, "cannot see its file system: %s", strerror(errno));
+        free(p);
+        return rc;
+    }
+    free(p);
+    *free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+    return 0;
+}
+
+void pm_job_format_size(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+void pm_job_print_space(const pm_config_t *cfg, const pm_job_space_t *sp, FILE *out)
+{
+    char need[32], free_s[32], in[32];
+    uint64_t fr;
+    pm_job_format_size(sp->input_bytes, in, sizeof in);
+    fprintf(out, "\nspace (estimated from %zu sampled file%s; %s of input uncompressed):\n",
+            sp->sampled_files, sp->sampled_files == 1 ? "" : "s", in);
+    const char *what[2] = {"work directory", "output"};
+    const char *dirs[2] = {cfg->work_dir, cfg->out_dir};
+    uint64_t needs[2] = {sp->spill_bytes, sp->output_bytes};
+    for (int k = 0; k < 2; k++) {
+        pm_job_format_size(needs[k], need, sizeof need);
+        if (pm_job_fs_free(dirs[k], &fr, NULL) == 0)
+            pm_job_format_size(fr, free_s, sizeof free_s);
+        else
+            snprintf(free_s, sizeof free_s, "unknown");
+        fprintf(out, "  %-14s %s: needs ~%s%s, %s free on its file system\n", what[k], dirs[k],
+                need, k == 0 ? " (spills, removed after success)" : "", free_s);
+    }
 }

@@ -19,6 +19,7 @@
 #include "pilemix/record.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Counters of one scatter task (one input file). Identity that must hold:
  * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
@@ -92,6 +93,34 @@ uint64_t pm_job_spill_arena(uint64_t mem_per_rank, uint64_t max_record_bytes);
  * bytes are the same for any count >= 1, not for 0). */
 int pm_job_zstd_workers(long online_cores, long ranks_on_node, long usable_cores,
                         uint64_t mem_per_rank);
+
+/* What a run will need on disk, estimated before it starts (`plan` prints
+ * it, `run` checks the work directory's file system against it). Files are
+ * sampled (the first MiB of each, at most ~1000 files spread over the plan:
+ * compression ratio, the spill record bytes per input byte, the output
+ * line bytes and their compression at output.zstd_level); unsampled files
+ * take their component's and format's average. Expected copies follow the
+ * epochs and fractions, so the figures are for the whole corpus. */
+typedef struct pm_job_space {
+    uint64_t input_bytes;  /* uncompressed input */
+    uint64_t spill_bytes;  /* the work directory's spill streams */
+    uint64_t output_bytes; /* the output files, compressed */
+    size_t sampled_files;
+} pm_job_space_t;
+
+int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_space_t *sp,
+                          pm_error_t *err);
+
+/* Free bytes (for an unprivileged user) of the file system that holds path,
+ * or its nearest existing parent when path does not exist yet. */
+int pm_job_fs_free(const char *path, uint64_t *free_bytes, pm_error_t *err);
+
+/* "12.3 GiB" into buf. */
+void pm_job_format_size(uint64_t bytes, char *buf, size_t n);
+
+/* The space lines of `plan`: what the work directory and the output will
+ * need, and what their file systems have free. */
+void pm_job_print_space(const pm_config_t *cfg, const pm_job_space_t *sp, FILE *out);
 
 /* Choose the layout from the plan and budget. */
 void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_t mem_per_rank,

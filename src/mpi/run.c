@@ -92,6 +92,7 @@ typedef struct run {
     bool have_cfg, have_plan, have_job;
     char *cfg_json, *plan_json;    /* rank 0: what share_setup sends */
     pm_state_t state;              /* rank 0 */
+    pm_job_space_t space;          /* rank 0: the disk space estimate */
     pm_totals_t totals;            /* per rank, reduced to rank 0 at the end */
     uint32_t attempt;              /* this run's spill streams: WORK/spill/a<attempt>-r<rank> */
     pm_spill_stream_id_t *old_ids; /* earlier attempts' streams (resume), verified */
@@ -131,6 +132,24 @@ static int prepare(run_t *r, pm_error_t *err)
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory encoding the config");
     PM_TRY(pm_plan_to_json(&r->plan, &r->plan_json, err));
     pm_job_choose_layout(&r->cfg, &r->plan, r->cfg.mem_per_rank, &r->layout);
+    PM_TRY(pm_job_estimate_space(&r->cfg, &r->plan, &r->space, err));
+    if (!o->resume && !o->no_space_check) {
+        /* Refuse, before anything is created, a work directory that clearly
+         * cannot hold the spills (the estimate is within ~10%). A resume is
+         * not checked: part of its spills are there already. */
+        uint64_t free_bytes;
+        PM_TRY(pm_job_fs_free(r->cfg.work_dir, &free_bytes, err));
+        if (r->space.spill_bytes / 10 * 9 > free_bytes) {
+            char need[32], have[32];
+            pm_job_format_size(r->space.spill_bytes, need, sizeof need);
+            pm_job_format_size(free_bytes, have, sizeof have);
+            return pm_error_set(err, PM_ESTATE, r->cfg.work_dir, 0,
+                                "the spills need about %s and the work directory's file system "
+                                "has %s free (set run.work_dir or --work-dir elsewhere, or pass "
+                                "--no-space-check to run anyway)",
+                                need, have);
+        }
+    }
     return pm_state_prepare(&r->state, &r->cfg, &r->plan, &r->layout, o->resume, o->force, err);
 }
 
