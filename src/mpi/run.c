@@ -170,6 +170,34 @@ static int say_resume(const run_t *r)
     return 1;
 }
 
+/* Rank 0, once the job is set up: what it is about to do (a progress line,
+ * so only with progress on), and a warning when ranks would idle. */
+static void say_start(run_t *r)
+{
+    uint64_t disk = 0;
+    for (size_t i = 0; i < r->plan.n_files; i++)
+        disk += r->plan.files[i].size;
+    uint32_t files = pm_layout_files(&r->layout);
+    char d[32], unc[32], mem[32], need[32];
+    pm_job_format_size(disk, d, sizeof d);
+    pm_job_format_size(r->space.input_bytes, unc, sizeof unc);
+    pm_job_format_size(r->cfg.mem_per_rank, mem, sizeof mem);
+    pm_job_format_size(r->space.spill_bytes, need, sizeof need);
+    if (r->opts->progress_secs > 0)
+        pm_progress_say(&r->progress,
+                        "pilemix: start: %zu input files (%s on disk, ~%s uncompressed), %d rank%s "
+                        "at mem_per_rank %s, %u output files (%u train shards, val, test), the "
+                        "work directory needs ~%s for spills\n",
+                        r->plan.n_files, d, unc, r->size, r->size == 1 ? "" : "s", mem, files,
+                        r->cfg.train_shards, need);
+    if ((uint32_t)r->size > files)
+        pm_progress_say(&r->progress,
+                        "pilemix: warning: %d ranks but %u output files: %u ranks will idle in "
+                        "the gather, which writes each file on one rank (raise "
+                        "output.train_shards to at least %u, or use fewer ranks)\n",
+                        r->size, files, (uint32_t)r->size - files, (uint32_t)r->size - 2);
+}
+
 /* status from rank 0: < 0 failed, 1 nothing to do (returned as is), 0 go on. */
 static int share_setup(run_t *r, int status, pm_error_t *err)
 {
@@ -211,17 +239,19 @@ static int share_setup(run_t *r, int status, pm_error_t *err)
     return agreed;
 }
 
-static int poll_cb(void *ctx, uint64_t bytes_in_task)
+/* bytes_in_item: how far this rank is into its current item (scatter: file
+ * bytes read; gather: spill bytes written out). */
+static int poll_cb(void *ctx, uint64_t bytes_in_item)
 {
     run_t *r = ctx;
+    pm_progress_item(&r->progress, bytes_in_item);
     if (r->rank != 0)
         return 0;
     if (pm_dispatch_poll(&r->dispatch)) {
         r->aborted = true;
         return peer_failed(r->err, PM_EINTERNAL);
     }
-    pm_progress_update(&r->progress, r->dispatch.items_done,
-                       r->dispatch.bytes_done + bytes_in_task);
+    pm_progress_update(&r->progress, r->dispatch.items_done);
     return 0;
 }
 
@@ -293,9 +323,7 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
         free(queue);
         return r->rank == 0 ? root_status : peer_failed(err, root_status);
     }
-    if (r->rank == 0)
-        pm_progress_begin(&r->progress, ph->name, "files", n_queue, ph->progress_bytes,
-                          r->opts->progress_secs);
+    pm_progress_begin(&r->progress, ph->name, "files", n_queue, ph->progress_bytes);
     pm_dispatch_begin(&r->dispatch, MPI_COMM_WORLD, queue, n_queue, ph->max_rejected);
     int rc = r->rank == 0 ? 0 : status;
     if (rc == 0) { /* "scatter-start", "gather-start" */
@@ -312,6 +340,7 @@ static int work_phase(run_t *r, const phase_t *ph, int status, pm_error_t *err)
     if (rc < 0 && !r->aborted)
         report(r->rank, rc, err);
     int agreed = pm_dispatch_finish(&r->dispatch, r->aborted ? 0 : rc);
+    pm_progress_end(&r->progress, agreed == 0);
     free(queue);
     if (agreed < 0 && rc == 0)
         peer_failed(err, agreed);
@@ -350,6 +379,7 @@ static int scatter_item(run_t *r, void *ctx, uint32_t task, pm_item_report_t *re
     }
     pm_task_stats_t st;
     PM_TRY(pm_scatter_task(&r->job, c->stream, task, &st, poll_cb, r, err));
+    pm_progress_item_done(&r->progress, st.bytes_in);
     *rep = (pm_item_report_t){0, task, (int64_t)st.bytes_in, (int64_t)st.rejected_total};
     return 0;
 }
@@ -583,6 +613,17 @@ static int zstd_workers(const run_t *r)
                                r->cfg.mem_per_rank);
 }
 
+/* Spill bytes (records with their headers) of output file f's buckets. */
+static uint64_t file_spill_bytes(const run_t *r, uint32_t f)
+{
+    uint32_t first, count, base;
+    uint64_t mult, sum = 0;
+    pm_layout_file_buckets(&r->layout, f, &first, &count, &mult, &base);
+    for (uint32_t b = first; b < first + count; b++)
+        sum += r->bucket_bytes[b];
+    return sum;
+}
+
 typedef struct gather_ctx {
     pm_gather_in_t in;
     pm_gather_mem_t mem;             /* kept from file to file */
@@ -601,7 +642,10 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     PM_TRY(pm_fault_hit("gather-file", file, err));
     pm_totals_add_file(&r->totals, &r->layout, file, &out);
     r->io[0] += out.result.raw_bytes;
-    *rep = (pm_item_report_t){0, file, (int64_t)out.result.raw_bytes, 0};
+    /* Progress counts the file's spill bytes, as its partial reports do. */
+    uint64_t size = file_spill_bytes(r, file);
+    pm_progress_item_done(&r->progress, size);
+    *rep = (pm_item_report_t){0, file, (int64_t)size, 0};
     return 0;
 }
 
@@ -618,11 +662,7 @@ static int gather(run_t *r, pm_error_t *err)
         if (!sizes || !done)
             status = pm_error_nomem(err);
         for (uint32_t f = 0; status == 0 && f < n_files; f++) {
-            uint32_t first, count, base;
-            uint64_t mult;
-            pm_layout_file_buckets(&r->layout, f, &first, &count, &mult, &base);
-            for (uint32_t b = first; b < first + count; b++)
-                sizes[f] += r->bucket_bytes[b];
+            sizes[f] = file_spill_bytes(r, f);
             if (r->opts->resume) {
                 status = pm_state_load_file_result(&r->job, f, &r->totals, &done[f], err);
                 if (done[f])
@@ -755,6 +795,7 @@ int pm_run(const pm_run_opts_t *opts)
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r.size);
     pm_state_init(&r.state);
+    pm_progress_init(&r.progress, MPI_COMM_WORLD, opts->progress_secs);
     r.t_start = pm_now();
     pm_error_t err;
     pm_error_clear(&err);
@@ -773,6 +814,8 @@ int pm_run(const pm_run_opts_t *opts)
         rc = rc > 0 ? 0 : rc; /* > 0: --resume found the output complete */
         goto done;
     }
+    if (r.rank == 0)
+        say_start(&r);
     double t0 = pm_now();
     rc = scatter(&r, &err);
     r.t_scatter = pm_now() - t0;
@@ -816,6 +859,7 @@ int pm_run(const pm_run_opts_t *opts)
     pm_mpi_quiet_wait(&req);
 done:
     run_close(&r);
+    pm_progress_free(&r.progress);
     report_hwm(r.rank);
     return rc;
 }

@@ -52,6 +52,17 @@ JSON
     fi
 done
 
+# The start line comes at once, with what the job is about to do; more
+# ranks than output files draws a warning with the fix.
+sed 's/"train_shards": 5/"train_shards": 1/' "$T/cfg.json" >"$T/cfg1.json"
+pm 4 run "$T/cfg1.json" --force --progress 30 >/dev/null 2>"$T/start.log"
+if grep -qE '^pilemix: start: [0-9]+ input files \(.* on disk, ~.* uncompressed\), 4 ranks at mem_per_rank 64.0 MiB, 3 output files \(1 train shards, val, test\), the work directory needs ~.* for spills$' "$T/start.log" &&
+    grep -q '^pilemix: warning: 4 ranks but 3 output files: 1 ranks will idle in the gather.*raise output.train_shards to at least 2' "$T/start.log"; then
+    ok "start line and the idle-ranks warning"
+else
+    cat "$T/start.log"; not_ok "start line / idle warning"
+fi
+
 # A work directory on a file system far too small: refused before anything
 # is created, naming need and free; --no-space-check goes ahead (and then
 # runs out of space like any full disk).

@@ -704,9 +704,13 @@ START_TEST(test_poll_abort)
 }
 END_TEST
 
+static uint64_t poll_last_bytes;
 static int poll_count(void *ctx, uint64_t bytes)
 {
-    (void)bytes;
+    /* Within a task or an output file the bytes only grow: progress inside
+     * a file, not only per finished file. */
+    ck_assert_uint_ge(bytes, poll_last_bytes);
+    poll_last_bytes = bytes;
     ++*(uint64_t *)ctx;
     return 0;
 }
@@ -734,6 +738,7 @@ START_TEST(test_poll_every_mib)
     pm_task_stats_t st;
     pm_error_t err;
     uint64_t calls = 0;
+    poll_last_bytes = 0;
     ck_assert_int_eq(run_task(&x, 0, 64u << 20, &st, poll_count, &calls, &err), 0);
     /* A poll once 1 MiB of lines is read: every 2 documents of 600 kB. */
     ck_assert_uint_eq(calls, n_docs / 2);
@@ -758,8 +763,16 @@ START_TEST(test_poll_every_mib)
         uint64_t docs[1] = {0}, dups[1] = {0};
         pm_gather_out_t out = {.comp_docs = docs, .comp_dups = dups};
         calls = 0;
+        poll_last_bytes = 0;
         ck_assert_int_eq(pm_gather_file(&in, f, &out, poll_count, &calls, &err), 0);
         ck_assert_uint_eq(calls, out.passes + out.result.docs / 2);
+        /* The last poll has every record of the file: its spill bytes. */
+        uint32_t first, count, base;
+        uint64_t mult, want = 0;
+        pm_layout_file_buckets(&x.layout, f, &first, &count, &mult, &base);
+        for (uint32_t b = first; b < first + count; b++)
+            want += bytes[b];
+        ck_assert_uint_eq(poll_last_bytes, want);
         text_total += out.result.text_bytes;
         big_files += out.result.text_bytes >= (1u << 20);
     }
