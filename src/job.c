@@ -2,6 +2,7 @@
 
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
+#include "pilemix/spill.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +172,7 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
 #define SAMPLE_FILES 1000
 /* A spill record's header; the gather's output line around a text: {"text":
  * "", "meta": {"pile_set_name": ""}}\n and ", " before kept meta. */
-#define SPILL_HEADER 32
+#define SPILL_HEADER PM_SPILL_REC_HEADER
 #define LINE_FRAME 43
 
 typedef struct sample {
