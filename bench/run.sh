@@ -214,7 +214,7 @@ catinputs() {
     done < <(inputs "$1")
 }
 export -f inputs catinputs corpus_dir
-export cache size seed
+export cache size seed many_files dup_copies
 
 write_config() {
     local p=$1 d i=0 comps="" e

@@ -107,16 +107,29 @@ struct pm_spill_stream {
     ZSTD_CCtx *cctx;
     /* the run being written */
     uint64_t run_block_pos, run_data_pos;
+    bool failed; /* a write failed: write nothing more */
 };
+
+/* After a failed write the file no longer matches what the stream thinks
+ * it wrote: nothing more is written (a resume's verification would stop at
+ * the last commit before the failure anyway). */
+static int failed(pm_spill_stream_t *s, pm_error_t *err)
+{
+    return pm_error_set(err, PM_EIO, s->path.data, 0,
+                        "spill stream unusable after an earlier write error");
+}
 
 static int wflush(pm_spill_stream_t *s, pm_error_t *err)
 {
+    if (s->failed)
+        return failed(s, err);
     if (s->wbuf_len == 0)
         return 0;
     if (s->target)
         XXH3_64bits_update(s->target, s->wbuf, s->wbuf_len);
     int rc = pm_write_all(s->fd, s->wbuf, s->wbuf_len, s->path.data, err);
     s->wbuf_len = 0;
+    s->failed = rc < 0;
     return rc;
 }
 
@@ -128,7 +141,9 @@ static int wwrite(pm_spill_stream_t *s, const void *p, size_t n, pm_error_t *err
         PM_TRY(wflush(s, err));
         if (s->target)
             XXH3_64bits_update(s->target, p, n);
-        return pm_write_all(s->fd, p, n, s->path.data, err);
+        int rc = pm_write_all(s->fd, p, n, s->path.data, err);
+        s->failed = rc < 0;
+        return rc;
     }
     if (s->wbuf_len + n > WRITE_BUF_BYTES)
         PM_TRY(wflush(s, err));
@@ -316,9 +331,11 @@ static int run_end(pm_spill_stream_t *s, pm_error_t *err)
     uint64_t digest = XXH3_64bits_digest(&s->payload);
     pm_spill_block_t b = {PM_SPILL_BLOCK_MAGIC, PM_SPILL_RUN,
                           s->pos - s->run_block_pos - BLOCK_HDR};
-    if (pwrite(s->fd, &b, sizeof b, (off_t)s->run_block_pos) != (ssize_t)sizeof b)
+    if (pwrite(s->fd, &b, sizeof b, (off_t)s->run_block_pos) != (ssize_t)sizeof b) {
+        s->failed = true;
         return pm_error_set(err, PM_EIO, s->path.data, 0, "cannot write spill: %s",
                             errno ? strerror(errno) : "short write");
+    }
     XXH3_64bits_update(&s->running, &b, sizeof b);
     XXH3_64bits_update(&s->running, &digest, sizeof digest);
     s->target = &s->running;
