@@ -168,7 +168,7 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
 
 #define SAMPLE_IN (1u << 20)     /* file bytes read per sampled file */
 #define SAMPLE_OUT (2u << 20)    /* uncompressed bytes looked at */
-#define SAMPLE_ZSTD (256u << 10) /* output bytes compressed to find the ratio */
+#define SAMPLE_ZSTD (128u << 10) /* output bytes compressed to find the ratio */
 #define SAMPLE_FILES 1000
 /* A spill record's header; the gather's output line around a text: {"text":
  * "", "meta": {"pile_set_name": ""}}\n and ", " before kept meta. */
