@@ -101,12 +101,9 @@ static const pm_cfg_section_t sections[] = {
     [SEC_RUN] = {.name = "run", .validate = validate_run},
 };
 
-static const char *const spill_comp_names[] = {[PM_SPILL_NONE] = "none",
-                                               [PM_SPILL_FAST] = "fast",
-                                               [PM_SPILL_ZSTD1] = "1",
-                                               [PM_SPILL_ZSTD2] = "2",
-                                               [PM_SPILL_ZSTD3] = "3",
-                                               NULL};
+static const char *const spill_comp_names[] = {
+    [PM_SPILL_NONE] = "none", [PM_SPILL_FAST] = "fast", [PM_SPILL_ZSTD1] = "1",
+    [PM_SPILL_ZSTD2] = "2",   [PM_SPILL_ZSTD3] = "3",   NULL};
 
 static const char *const on_bad_names[] = {
     [PM_ON_BAD_FAIL] = "fail", [PM_ON_BAD_SKIP] = "skip", NULL};
