@@ -49,7 +49,11 @@ PILEMIX_TEST_REPORT_HWM=1 pm 2 run "$T/cfg.json" --mem-per-rank 32M --progress 0
 peaks=$(sed -n 's/^pilemix: rank [0-9]* peak RSS \([0-9]*\) kB$/\1/p' "$T/err.log")
 over=0
 for p in $peaks; do [ "$p" -le "$limit_kb" ] || over=1; done
-if [ "$(echo "$peaks" | wc -w)" -eq 2 ] && [ "$over" -eq 0 ]; then
+if [ -n "${ASAN_OPTIONS:-}" ] && [ "$(echo "$peaks" | wc -w)" -eq 2 ]; then
+    # AddressSanitizer's shadow memory and quarantine add to RSS by design:
+    # the bound is measured in the plain builds (this same test), not here.
+    ok "RSS bound not applicable under AddressSanitizer (peaks $(echo $peaks) kB); checked in plain builds"
+elif [ "$(echo "$peaks" | wc -w)" -eq 2 ] && [ "$over" -eq 0 ]; then
     ok "1,000,000 copies of one val text at 32M: peak RSS per rank $(echo $peaks) kB <= $limit_kb kB"
 else
     cat "$T/err.log"; not_ok "peak RSS per rank $(echo $peaks) kB, limit $limit_kb kB"

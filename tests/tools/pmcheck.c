@@ -992,7 +992,8 @@ static int check_run(const char *config_path)
         for (int sp = PM_SPLIT_VAL; sp <= PM_SPLIT_TEST; sp++) {
             check_output_file(cfg.out_dir, hnames[sp], hsplit[sp].v, hsplit[sp].n, cfg.keep_meta,
                               &seen[sp], &n_seen[sp]);
-            qsort(seen[sp], n_seen[sp], sizeof *seen[sp], cmp_h128);
+            if (n_seen[sp]) /* seen[sp] is NULL when the split is empty */
+                qsort(seen[sp], n_seen[sp], sizeof *seen[sp], cmp_h128);
         }
         for (size_t i = 0; i < n_seen[PM_SPLIT_TEST]; i++)
             if (h128_in(seen[PM_SPLIT_VAL], n_seen[PM_SPLIT_VAL], seen[PM_SPLIT_TEST][i])) {
