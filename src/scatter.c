@@ -310,7 +310,7 @@ static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *aren
     t->file_fault = true;
     PM_TRY(check_unchanged(file, "since the run was planned", err));
     pm_source_opts_t so = {(size_t)job->cfg->max_record_bytes, file->relpath, cc->exclude,
-                           cc->n_exclude};
+                           cc->n_exclude, false};
     PM_TRY(pm_source_open(&t->src, file->path, file->path, file->format, &so, err));
     t->file_fault = false;
     PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&job->layout),

@@ -1,6 +1,7 @@
 /* pilemix command line: parses arguments, runs a subcommand, maps the result
  * to an exit status (0 ok, 1 the job failed, 2 usage or config error, 128+n
  * interrupted by signal n). The only place that exits. */
+#include "count.h"
 #include "interrupt.h"
 #include "peers.h"
 #include "run.h"
@@ -27,7 +28,12 @@ static const char usage_text[] =
     "pilemix " PM_VERSION " - assemble a shuffled, sharded Pile from lm_dataformat corpora\n"
     "\n"
     "usage:\n"
-    "  pilemix plan   CONFIG              expand the inputs and print the mix table (no MPI)\n"
+    "  pilemix plan   CONFIG              expand the inputs, print the files and epochs (no MPI)\n"
+    "  pilemix plan   CONFIG --count [--json]\n"
+    "                                     read the data (in parallel under mpirun): the Pile\n"
+    "                                     paper's Table 1 (documents, text size, mean document,\n"
+    "                                     epochs, effective size, share of the mix); cached\n"
+    "                                     per file in run.work_dir/census.json\n"
     "  pilemix run    CONFIG [options]    build the dataset; launch with mpirun -np N\n"
     "  pilemix verify OUTDIR              re-read every output file against the manifest\n"
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
@@ -112,32 +118,6 @@ static int exit_status(int rc)
     case PM_EINTR: return 128 + pm_interrupt_job_signal();
     default: return 1;
     }
-}
-
-static int cmd_plan(int argc, char **argv)
-{
-    if (argc != 1)
-        return usage_error("plan takes exactly one CONFIG%s", "");
-    pm_config_t cfg;
-    pm_plan_t plan;
-    pm_error_t err;
-    pm_error_clear(&err);
-    memset(&plan, 0, sizeof plan);
-    int rc = pm_config_load(&cfg, argv[0], &err);
-    if (rc == 0) {
-        rc = pm_plan_build(&plan, &cfg, &err);
-        if (rc == 0)
-            pm_plan_print_table(&plan, &cfg, stdout);
-        pm_plan_close(&plan);
-        pm_config_close(&cfg);
-    }
-    if (rc < 0) {
-        PM_ERROR_CHECK(&err, rc);
-        char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
-        pm_error_format(&err, line, sizeof line);
-        fprintf(stderr, "pilemix: error: %s\n", line);
-    }
-    return exit_status(rc);
 }
 
 /* A failed command's error line: "pilemix: CMD: file:line:col: message". */
@@ -313,8 +293,20 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version"))
         return print_version();
-    if (!strcmp(cmd, "plan"))
-        return cmd_plan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plan")) {
+        /* Only the census needs MPI (it reads the data on every rank). */
+        bool count = false;
+        for (int i = 2; i < argc; i++)
+            count |= !strcmp(argv[i], "--count");
+        if (!count)
+            return exit_status(pm_plan_main(argc - 2, argv + 2));
+        MPI_Init(&argc, &argv);
+        pm_peers_init();
+        int rc = pm_plan_main(argc - 2, argv + 2);
+        pm_peers_close();
+        MPI_Finalize();
+        return exit_status(rc);
+    }
     if (!strcmp(cmd, "stats"))
         return exit_status(pm_stats_main(argc - 2, argv + 2));
     if (!strcmp(cmd, "report"))
