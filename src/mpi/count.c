@@ -254,6 +254,56 @@ static int count_and_print(const pm_config_t *cfg, const pm_plan_t *plan, bool j
     return rc;
 }
 
+int pm_count_setup(const char *config_path, const char *config_json, bool print_plan,
+                   pm_config_t *cfg, pm_plan_t *plan, pm_error_t *err)
+{
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    memset(cfg, 0, sizeof *cfg);
+    memset(plan, 0, sizeof *plan);
+    int rc = 0;
+    char *cfg_json = NULL, *plan_json = NULL;
+    if (rank == 0) {
+        rc = config_json ? pm_config_load_string(cfg, config_json, config_path, err)
+                         : pm_config_load(cfg, config_path, err);
+        if (rc == 0)
+            rc = pm_plan_build(plan, cfg, err);
+        if (rc == 0 && print_plan)
+            pm_plan_print_table(plan, cfg, stdout);
+        if (rc == 0 && !(cfg_json = pm_config_pack(cfg)))
+            rc = pm_error_nomem(err);
+        if (rc == 0)
+            rc = pm_plan_to_json(plan, &plan_json, err);
+        if (rc < 0)
+            say_error(0, rc, err);
+    }
+    MPI_Request req;
+    MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_wait(&req);
+    if (rc == 0 && (bcast_text(&cfg_json, rank) < 0 || bcast_text(&plan_json, rank) < 0))
+        rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "rank 0 sent no plan (a pilemix bug)");
+    if (rc == 0 && rank != 0) {
+        rc = pm_config_unpack(cfg, cfg_json, err);
+        if (rc == 0)
+            rc = pm_plan_from_json(plan, plan_json, err);
+        if (rc < 0) { /* a bug or no memory: the whole job stops */
+            say_error(rank, rc, err);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    if (rc == 0)
+        pm_peers_set_timeout(cfg->peer_timeout);
+    if (rc < 0 && rank != 0)
+        pm_error_set(err, rc, NULL, 0, "stopped: rank 0 failed");
+    free(cfg_json);
+    free(plan_json);
+    if (rc < 0) {
+        pm_plan_close(plan);
+        pm_config_close(cfg);
+    }
+    return rc;
+}
+
 int pm_plan_main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -292,44 +342,18 @@ int pm_plan_main(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     pm_error_t err;
     pm_error_clear(&err);
-    int rc = 0;
-    char *cfg_json = NULL, *plan_json = NULL;
-    if (rank == 0) {
+    int rc;
+    if (!count) {
         rc = pm_config_load(&cfg, path, &err);
-        if (rc == 0 && (rc = pm_plan_build(&plan, &cfg, &err)) < 0)
-            pm_config_close(&cfg);
-        if (rc == 0 && !count)
+        if (rc == 0 && (rc = pm_plan_build(&plan, &cfg, &err)) == 0)
             pm_plan_print_table(&plan, &cfg, stdout);
-        if (rc == 0 && count) {
-            cfg_json = pm_config_pack(&cfg);
-            if (!cfg_json)
-                rc = pm_error_nomem(&err);
-            else
-                rc = pm_plan_to_json(&plan, &plan_json, &err);
-        }
         if (rc < 0)
             say_error(0, rc, &err);
-    }
-    if (count) {
-        MPI_Request req;
-        MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-        pm_mpi_wait(&req);
-        if (rc == 0 && (bcast_text(&cfg_json, rank) < 0 || bcast_text(&plan_json, rank) < 0))
-            rc = pm_error_set(&err, PM_EINTERNAL, NULL, 0, "rank 0 sent no plan (a pilemix bug)");
-        if (rc == 0 && rank != 0) {
-            rc = pm_config_unpack(&cfg, cfg_json, &err);
-            if (rc == 0 && (rc = pm_plan_from_json(&plan, plan_json, &err)) < 0)
-                pm_config_close(&cfg);
-            if (rc < 0) /* a bug or no memory: the whole job stops */
-                MPI_Abort(MPI_COMM_WORLD, 1);
-        }
-        if (rc == 0) {
-            pm_peers_set_timeout(cfg.peer_timeout);
+    } else {
+        rc = pm_count_setup(path, NULL, false, &cfg, &plan, &err);
+        if (rc == 0)
             rc = count_and_print(&cfg, &plan, json, &err);
-        }
     }
-    free(cfg_json);
-    free(plan_json);
     pm_plan_close(&plan);
     pm_config_close(&cfg);
     return rc;

@@ -23,6 +23,14 @@ typedef struct pm_count_stats {
 int pm_count_census(const pm_config_t *cfg, const pm_plan_t *plan, pm_census_t *census,
                     double progress_secs, pm_count_stats_t *stats, pm_error_t *err);
 
+/* Collective: rank 0 loads the config (from config_json when not NULL,
+ * config_path then naming it and giving the directory relative paths start
+ * from; else from the file config_path), builds the plan (printing the
+ * plain plan table when print_plan), and every rank gets both. The status
+ * is rank 0's; on failure cfg and plan are left closed. */
+int pm_count_setup(const char *config_path, const char *config_json, bool print_plan,
+                   pm_config_t *cfg, pm_plan_t *plan, pm_error_t *err);
+
 /* `pilemix plan CONFIG [--count] [--json]` (collective when --count). */
 int pm_plan_main(int argc, char **argv);
 

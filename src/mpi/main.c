@@ -4,6 +4,7 @@
 #include "count.h"
 #include "interrupt.h"
 #include "peers.h"
+#include "reproduce.h"
 #include "run.h"
 #include "verify.h"
 
@@ -36,6 +37,10 @@ static const char usage_text[] =
     "                                     per file in run.work_dir/census.json\n"
     "  pilemix run    CONFIG [options]    build the dataset; launch with mpirun -np N\n"
     "  pilemix verify OUTDIR              re-read every output file against the manifest\n"
+    "  pilemix reproduce OUTDIR --into DIR [--resume] [--work-dir DIR] [--mem-per-rank SIZE]\n"
+    "                                     rerun OUTDIR's config into DIR (inputs checked by\n"
+    "                                     size and XXH3-64 first) and compare every file;\n"
+    "                                     exit 0 only when all match\n"
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
     "  pilemix report OUTDIR [-o FILE]    one self-contained HTML page with plots (default\n"
     "                                     FILE: OUTDIR.report.html; - for stdout)\n"
@@ -313,17 +318,20 @@ int main(int argc, char **argv)
         return cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample"))
         return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "verify")) {
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "verify") || !strcmp(cmd, "reproduce")) {
         pm_run_opts_t opts;
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)
             return 2;
         MPI_Init(&argc, &argv);
         /* After MPI_Init, so that nothing in it replaces them. Only `run`
-         * stops cleanly; verify and the rest keep the default (exit at once). */
-        if (!strcmp(cmd, "run"))
+         * (and reproduce, which runs) stops cleanly; verify and the rest keep
+         * the default (exit at once). */
+        if (strcmp(cmd, "verify"))
             pm_interrupt_install();
         pm_peers_init();
-        int rc = !strcmp(cmd, "run") ? pm_run(&opts) : pm_verify_main(argc - 2, argv + 2);
+        int rc = !strcmp(cmd, "run")         ? pm_run(&opts)
+                 : !strcmp(cmd, "reproduce") ? pm_reproduce_main(argc - 2, argv + 2)
+                                             : pm_verify_main(argc - 2, argv + 2);
         pm_peers_close();
         MPI_Finalize();
         return exit_status(rc);

@@ -145,7 +145,8 @@ static void say_start(const run_t *r)
 static int prepare(run_t *r, pm_error_t *err)
 {
     const pm_run_opts_t *o = r->opts;
-    PM_TRY(pm_config_load(&r->cfg, o->config_path, err));
+    PM_TRY(o->config_json ? pm_config_load_string(&r->cfg, o->config_json, o->config_path, err)
+                          : pm_config_load(&r->cfg, o->config_path, err));
     r->have_cfg = true;
     if (o->work_dir) {
         free(r->cfg.work_dir);
