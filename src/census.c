@@ -571,10 +571,11 @@ void pm_census_print_table(const pm_config_t *cfg, const pm_census_file_t *comp,
 {
     size_t nc = cfg->n_components;
     bool shares = pm_config_has_shares(cfg);
-    double total_eff = 0;
+    double total_eff = 0, total_train = 0;
     uint64_t docs = 0, text = 0, bad = 0, blank = 0, empty = 0, held = 0, bad_files = 0;
     for (size_t c = 0; c < nc; c++) {
         total_eff += (double)comp[c].text_bytes * epochs[c];
+        total_train += (double)comp[c].split_text_bytes[PM_SPLIT_TRAIN] * epochs[c];
         docs += comp[c].kept_docs;
         text += comp[c].text_bytes;
         bad += comp[c].bad_records;
@@ -585,48 +586,45 @@ void pm_census_print_table(const pm_config_t *cfg, const pm_census_file_t *comp,
     }
     fprintf(out, "config \"%s\"  seed %" PRIu64 "  hash %016" PRIx64 "\n", cfg->name, cfg->seed,
             cfg->canonical_hash);
-    static const char *const head[] = {"Component", "Documents",      "Size",  "Mean document",
-                                       "Epochs",    "Effective size", "Mix %", "Share asked"};
-    static const pm_align_t align[] = {PM_ALIGN_LEFT,  PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
-                                       PM_ALIGN_RIGHT, PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
-                                       PM_ALIGN_RIGHT, PM_ALIGN_RIGHT};
-    size_t ncol = shares ? 8 : 7;
+    enum { NAME, DOCS, SIZE, MEAN, EPOCHS, EFF, MIX, TRAIN, ASKED, NCOL };
+    static const char *const head[NCOL] = {"Component",     "Documents",   "Size",
+                                           "Mean document", "Epochs",      "Effective size",
+                                           "Mix %",         "Train share", "Share asked"};
+    pm_align_t align[NCOL];
+    for (size_t k = 0; k < NCOL; k++)
+        align[k] = k == NAME ? PM_ALIGN_LEFT : PM_ALIGN_RIGHT;
     pm_table_t t;
-    pm_table_init(&t, ncol, head, align);
+    pm_table_init(&t, shares ? NCOL : ASKED, head, align);
     for (size_t c = 0; c <= nc; c++) {
         bool tot = c == nc;
         uint64_t d = tot ? docs : comp[c].kept_docs, x = tot ? text : comp[c].text_bytes;
         double eff = tot ? total_eff : (double)x * epochs[c];
-        char cell[8][PM_FMT_MAX + 8];
-        const char *cells[8] = {tot ? "Total" : cfg->components[c].name,
-                                cell[1],
-                                cell[2],
-                                cell[3],
-                                cell[4],
-                                cell[5],
-                                cell[6],
-                                cell[7]};
-        pm_fmt_count(d, cell[1]);
-        pm_fmt_bytes((double)x, cell[2]);
+        double train =
+            tot ? total_train : (double)comp[c].split_text_bytes[PM_SPLIT_TRAIN] * epochs[c];
+        char cell[NCOL][PM_FMT_MAX + 8];
+        const char *cells[NCOL];
+        for (size_t k = 0; k < NCOL; k++)
+            cells[k] = cell[k];
+        cells[NAME] = tot ? "Total" : cfg->components[c].name;
+        pm_fmt_count(d, cell[DOCS]);
+        pm_fmt_bytes((double)x, cell[SIZE]);
         if (d)
-            pm_fmt_bytes((double)x / (double)d, cell[3]);
+            pm_fmt_bytes((double)x / (double)d, cell[MEAN]);
         else
-            snprintf(cell[3], sizeof cell[3], "-");
+            snprintf(cell[MEAN], sizeof cell[MEAN], "-");
         if (tot)
-            cell[4][0] = '\0';
+            cell[EPOCHS][0] = '\0';
         else if (shares)
-            snprintf(cell[4], sizeof cell[4], "%.4f", epochs[c]);
+            snprintf(cell[EPOCHS], sizeof cell[EPOCHS], "%.4f", epochs[c]);
         else
-            pm_fmt_epochs(epochs[c], cell[4]);
-        pm_fmt_bytes(eff, cell[5]);
-        if (total_eff > 0)
-            snprintf(cell[6], sizeof cell[6], "%.2f%%", 100.0 * eff / total_eff);
-        else
-            snprintf(cell[6], sizeof cell[6], "-");
-        if (tot)
-            snprintf(cell[7], sizeof cell[7], "%s", "");
-        else
-            snprintf(cell[7], sizeof cell[7], "%.2f%%", 100.0 * cfg->components[c].share);
+            pm_fmt_epochs(epochs[c], cell[EPOCHS]);
+        pm_fmt_bytes(eff, cell[EFF]);
+        snprintf(cell[MIX], sizeof cell[MIX], total_eff > 0 ? "%.2f%%" : "-",
+                 total_eff > 0 ? 100.0 * eff / total_eff : 0.0);
+        snprintf(cell[TRAIN], sizeof cell[TRAIN], total_train > 0 ? "%.2f%%" : "-",
+                 total_train > 0 ? 100.0 * train / total_train : 0.0);
+        snprintf(cell[ASKED], sizeof cell[ASKED], "%.2f%%",
+                 tot ? 100.0 : 100.0 * cfg->components[c].share);
         if (tot)
             pm_table_rule(&t);
         pm_table_add(&t, cells);
@@ -636,8 +634,9 @@ void pm_census_print_table(const pm_config_t *cfg, const pm_census_file_t *comp,
     char a[PM_FMT_MAX], b[PM_FMT_MAX], e[PM_FMT_MAX], f[PM_FMT_MAX];
     fprintf(out,
             "\nSize: UTF-8 bytes of the texts, as the Pile paper's Table 1 counts them (not bytes "
-            "on disk).\nEffective size = size x epochs; Mix %% = share of the total effective "
-            "size.\n");
+            "on disk).\nEffective size = size x epochs; Mix %% = its share of the total, as in "
+            "the paper.\nTrain share: of the train split's text with epochs (val/test texts "
+            "held out), what\nthe run writes to train and what shares ask for.\n");
     if (shares && cfg->train_bytes)
         fprintf(out,
                 "Epochs from the shares: share x %s (output.train_bytes) / the component's "
@@ -657,9 +656,11 @@ json_t *pm_census_table_json(const pm_config_t *cfg, const pm_census_file_t *com
                              const double *epochs, double total)
 {
     size_t nc = cfg->n_components;
-    double total_eff = 0;
-    for (size_t c = 0; c < nc; c++)
+    double total_eff = 0, total_train = 0;
+    for (size_t c = 0; c < nc; c++) {
         total_eff += (double)comp[c].text_bytes * epochs[c];
+        total_train += (double)comp[c].split_text_bytes[PM_SPLIT_TRAIN] * epochs[c];
+    }
     char hash[17];
     snprintf(hash, sizeof hash, "%016" PRIx64, cfg->canonical_hash);
     json_t *arr = json_array();
@@ -684,6 +685,10 @@ json_t *pm_census_table_json(const pm_config_t *cfg, const pm_census_file_t *com
             "effective_bytes", eff, "share", total_eff > 0 ? eff / total_eff : 0.0, "blank_lines",
             (json_int_t)k->blank_lines, "empty_documents", (json_int_t)k->empty_docs, "bad_records",
             (json_int_t)k->bad_records, "bad_files", (json_int_t)k->bad_file);
+        double tr = (double)k->split_text_bytes[PM_SPLIT_TRAIN] * epochs[c];
+        if (o)
+            json_object_set_new(o, "train_share",
+                                json_real(total_train > 0 ? tr / total_train : 0));
         if (o && pm_config_has_shares(cfg))
             json_object_set_new(o, "share_asked", json_real(cfg->components[c].share));
         if (!o || json_array_append_new(arr, o) < 0) {

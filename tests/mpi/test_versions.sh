@@ -150,6 +150,84 @@ else
     tail -5 "$T/nb.log"
 fi
 
+# --- shares ---------------------------------------------------------------
+# pile-v1 weighed by shares instead: each component's share of the paper's
+# mix, at most 3 epochs each. Epochs come from the census; the realized
+# share of component c is X_c / sum X, X_c its train text written (copies
+# counted). X_c = sum over its train documents of len_d x (floor(e_c) + B_d)
+# with B_d ~ Bernoulli(f_c), f_c = frac(e_c): mean e_c x train_c (exactly
+# the asked share of the total, by construction), variance V_c = f_c (1 -
+# f_c) sum len_d^2. Linearised, r_c - s_c ~ ((1 - s_c) D_c - s_c sum_{k!=c}
+# D_k) / S with D = X - E[X], so sigma_c^2 = ((1 - s_c)^2 V_c + s_c^2
+# sum_{k!=c} V_k) / S^2. sum len_d^2 is taken over the documents seen in
+# the output (each distinct text once; the mini-Pile's texts are distinct),
+# divided by the chance a document is seen (1 when floor(e) >= 1, else f).
+python3 - "$T/pile-v1.json" "$T/count3.json" "$T/shares.json" "$T/out/shares" <<'PY'
+import json, sys
+cfg, count = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+cfg["name"] = "pile-v1-shares"
+cfg["output"]["dir"] = sys.argv[4]
+for comp, row in zip(cfg["components"], count["components"]):
+    del comp["epochs"]
+    comp["share"] = row["share"]
+    comp["max_epochs"] = 3
+s = sum(c["share"] for c in cfg["components"])
+cfg["components"][0]["share"] += 1 - s  # the decimals sum to 1
+json.dump(cfg, open(sys.argv[3], "w"), indent=1)
+PY
+if pm 2 run "$T/shares.json" --progress 0 >"$T/shares.log" 2>&1 &&
+    grep -q "epochs from the census" "$T/shares.log" &&
+    python3 - "$T/out/shares" <<'PY'; then
+import glob, json, math, subprocess, sys
+out = sys.argv[1]
+m = json.load(open(out + "/manifest.json"))
+comps = {c["name"]: c for c in m["components"]}
+X, seen = {}, {}
+for p in glob.glob(out + "/train/*.jsonl.zst"):
+    for l in subprocess.run(["zstd", "-dcq", p], check=True, capture_output=True).stdout.splitlines():
+        d = json.loads(l)
+        c, n = d["meta"]["pile_set_name"], len(d["text"].encode())
+        X[c] = X.get(c, 0) + n
+        seen.setdefault(c, {})[d["text"]] = n
+S = sum(X.values())
+V = {}
+for c, o in comps.items():
+    e = o["epochs"]
+    f = e - math.floor(e)
+    p_seen = 1.0 if e >= 1 else f
+    V[c] = f * (1 - f) * sum(n * n for n in seen.get(c, {}).values()) / p_seen
+worst = 0
+for c, o in comps.items():
+    s_c, r_c = o["share_asked"], X.get(c, 0) / S
+    assert abs(o["share_realized"] - r_c) < 1e-12, (c, o["share_realized"], r_c)
+    sigma = math.sqrt((1 - s_c) ** 2 * V[c] + s_c ** 2 * sum(V[k] for k in V if k != c)) / S
+    z = abs(r_c - s_c) / sigma if sigma > 0 else (0 if abs(r_c - s_c) < 1e-9 else math.inf)
+    worst = max(worst, z)
+    assert z <= 3, (c, s_c, r_c, sigma, z)
+assert max(o["epochs"] for o in comps.values()) == 3.0
+print(f"realized shares within {worst:.2f} sigma of the asked ones")
+PY
+    ok "shares: epochs from the census, realized shares within 3 sigma of the asked ones"
+else
+    not_ok "shares: realized against asked"
+    tail -5 "$T/shares.log"
+fi
+
+# A total that needs more than max_epochs: exit 2, saying how many.
+python3 - "$T/shares.json" "$T/shares2.json" "$T/out/shares2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["output"]["dir"] = sys.argv[3]
+c["output"]["train_bytes"] = "1G"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+if expect_fail 2 'components\[0\]\.share: "Pile-CC" would need [0-9.]+ epochs .* but max_epochs is 3' pm 1 run "$T/shares2.json" --progress 0 &&
+    [ ! -e "$T/out/shares2" ]; then
+    ok "a share needing more than max_epochs is a config error naming the epochs, nothing created"
+else
+    not_ok "share over max_epochs"
+fi
+
 # --- reproduce --------------------------------------------------------------
 if pm 2 reproduce "$T/out/pile-v1" --into "$T/again" --progress 0 >"$T/rep.log" 2>&1 &&
     grep -q "all .* output files match" "$T/rep.log" &&
