@@ -247,7 +247,9 @@ static const pm_cfg_key_t keys[] = {
      .example = "\"40GiB\""},
 
     {SEC_RUN, "work_dir", PM_CFG_PATH, 0, F1, CFG(work_dir), NO_RAW, .cli = "--work-dir",
-     .doc_default = "`<output.dir>.work`", .doc = "spills and resume state; removed after success",
+     .doc_default = "`<output.dir>.work`",
+     .doc = "spills, resume state and the census cache; after success only the cache "
+            "(`census.json`) stays",
      .example = "\"/scratch/w\""},
     {SEC_RUN, "mem_per_rank", PM_CFG_SIZE, 0, F1, CFG(mem_per_rank), NO_RAW,
      .umin = MIN_MEM_PER_RANK, .def_u = DEF_MEM_PER_RANK, .cli = "--mem-per-rank",
