@@ -16,7 +16,7 @@ size=${CENSUS_SIZE:-512M}
 reps=${CENSUS_REPS:-3}
 build=${CENSUS_BUILD:-build}
 ninja -C "$build" >/dev/null
-dir=bench/cache/census-$size
+dir=$PWD/bench/cache/census-$size
 export PILE_DATA=$PWD/$dir/data
 [ -d "$PILE_DATA" ] || "$build/pilemix-gencorpus" --profile pile-v1 --size "$size" --out "$PILE_DATA" >/dev/null
 python3 - "$dir" <<'PY'
@@ -50,8 +50,8 @@ best() { # best CPU seconds and its wall time of "$@" over $reps runs
     local b="" w="" i t
     for i in $(seq "$reps"); do
         [ -z "${PRE:-}" ] || eval "$PRE"
-        t=$( { /usr/bin/time -f '%U %S %e' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-        read -r u s e <<<"$t"
+        /usr/bin/time -o "$dir/time" -f '%U %S %e' "$@" >/dev/null 2>&1
+        read -r u s e <"$dir/time"
         c=$(echo "$u + $s" | bc)
         if [ -z "$b" ] || [ "$(echo "$c < $b" | bc)" = 1 ]; then b=$c; w=$e; fi
     done
