@@ -226,6 +226,30 @@ int pm_census_count_file(const pm_config_t *cfg, const pm_mix_t *mix, const pm_p
     return 0;
 }
 
+void pm_census_from_stats(pm_census_file_t *out, const pm_config_t *cfg, const pm_plan_t *plan,
+                          uint32_t file, const pm_task_stats_t *st)
+{
+    const pm_input_file_t *f = &plan->files[file];
+    memset(out, 0, sizeof *out);
+    out->valid = 1;
+    out->size = f->size;
+    out->mtime_ns = (uint64_t)f->mtime_ns;
+    out->settings = pm_census_settings(cfg, f->component);
+    out->xxh3 = st->file_xxh3;
+    out->lines = st->lines;
+    out->blank_lines = st->blank_lines;
+    out->docs = st->docs;
+    out->bad_records = st->rejected_total;
+    out->empty_docs = st->empty_docs;
+    out->text_bytes = st->text_bytes;
+    for (int s = 0; s < PM_SPLIT_COUNT; s++) {
+        out->split_docs[s] = st->split_docs[s];
+        out->split_text_bytes[s] = st->split_text_bytes[s];
+        out->kept_docs += st->split_docs[s];
+    }
+    out->bad_file = st->skipped_files;
+}
+
 /* ---- the cache --------------------------------------------------------- */
 
 typedef struct field {

@@ -25,6 +25,7 @@
 
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/job.h"
 #include "pilemix/mix.h"
 #include "pilemix/plan.h"
 
@@ -80,6 +81,11 @@ uint64_t pm_census_settings(const pm_config_t *cfg, uint32_t component);
 int pm_census_count_file(const pm_config_t *cfg, const pm_mix_t *mix, const pm_plan_t *plan,
                          uint32_t file, pm_census_file_t *out,
                          int (*poll)(void *ctx, uint64_t bytes), void *poll_ctx, pm_error_t *err);
+
+/* A file's census from the counters the scatter kept reading it (the run
+ * fills the cache and the manifest's input entries so). */
+void pm_census_from_stats(pm_census_file_t *out, const pm_config_t *cfg, const pm_plan_t *plan,
+                          uint32_t file, const pm_task_stats_t *st);
 
 /* WORK/census.json (malloc'd; NULL = out of memory). */
 char *pm_census_cache_path(const pm_config_t *cfg);

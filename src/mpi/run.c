@@ -119,6 +119,7 @@ typedef struct run {
     bool aborted;    /* this rank stopped because another one failed */
     double t_start, t_scatter, t_gather;
     double *share_epochs; /* a config with shares: the epochs its census gave */
+    pm_census_t inputs;   /* rank 0: each input as the scatter counted it */
 } run_t;
 
 /* Rank 0, as soon as the config is loaded: the first line of the job's
@@ -534,6 +535,8 @@ static int open_spills(run_t *r, pm_error_t *err)
     size_t n_tasks = r->plan.n_files;
     uint32_t nb = pm_layout_total_buckets(&r->layout);
     r->spills = calloc(n_tasks + 1, sizeof *r->spills);
+    if (r->rank == 0 && pm_census_init(&r->inputs, n_tasks) < 0)
+        collective_nomem(r->rank, "the input census");
     r->bucket_records = calloc(nb, sizeof(uint64_t));
     r->bucket_bytes = calloc(nb, sizeof(uint64_t));
     if (!r->spills || !r->bucket_records || !r->bucket_bytes)
@@ -566,6 +569,8 @@ static int open_spills(run_t *r, pm_error_t *err)
             snprintf(err->file, sizeof err->file, "%s", path.data);
             break;
         }
+        if (r->rank == 0 && r->inputs.files)
+            pm_census_from_stats(&r->inputs.files[t], &r->cfg, &r->plan, (uint32_t)t, &st);
         if ((int)(t % (size_t)r->size) != r->rank)
             continue;
         rc = pm_spill_reader_add_totals(r->spills[t], r->bucket_records, r->bucket_bytes, err);
@@ -723,7 +728,15 @@ static int finish(run_t *r, pm_error_t *err)
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
-    PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, NULL, err));
+    PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, &r->inputs, err));
+    /* What the scatter counted is the census: cache it, so that plan --count
+     * and a run with shares never read these files again. */
+    if (pm_census_cache_save(&r->inputs, &r->cfg, &r->plan, err) < 0) {
+        char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+        pm_error_format(err, line, sizeof line);
+        fprintf(stderr, "pilemix: warning: census cache not written: %s\n", line);
+        pm_error_clear(err);
+    }
     double now = pm_now();
     printf("pilemix: %s: %zu input files -> %s\n", r->cfg.name, r->plan.n_files, r->cfg.out_dir);
     pm_totals_print_summary(&r->job, &r->totals, stdout);
@@ -754,6 +767,7 @@ static void run_close(run_t *r)
     free(r->cfg_json);
     free(r->plan_json);
     free(r->share_epochs);
+    pm_census_close(&r->inputs);
     pm_totals_free(&r->totals);
     if (r->have_job)
         pm_job_close(&r->job);
