@@ -317,8 +317,12 @@ int pm_reproduce_main(int argc, char **argv)
     pm_config_close(&cfg);
     MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
     pm_mpi_wait(&req);
+    char hint[4096];
+    snprintf(hint, sizeof hint, "pilemix reproduce %s --into %s --resume%s%s", o.outdir, o.into,
+             o.work_dir ? " --work-dir " : "", o.work_dir ? o.work_dir : "");
     if (rc == 0) {
         pm_run_opts_t ro = {.config_path = ORIGIN,
+                            .resume_hint = hint,
                             .config_json = text,
                             .work_dir = o.work_dir,
                             .mem_per_rank = o.mem_per_rank,

@@ -781,8 +781,11 @@ static void run_close(run_t *r)
 /* Rank 0, once, when the ranks agreed that a signal stopped the job. */
 static void say_interrupted(const pm_run_opts_t *o)
 {
-    fprintf(stderr, "pilemix: interrupted: continue with pilemix run --resume %s%s%s\n",
-            o->config_path, o->work_dir ? " --work-dir " : "", o->work_dir ? o->work_dir : "");
+    if (o->resume_hint)
+        fprintf(stderr, "pilemix: interrupted: continue with %s\n", o->resume_hint);
+    else
+        fprintf(stderr, "pilemix: interrupted: continue with pilemix run --resume %s%s%s\n",
+                o->config_path, o->work_dir ? " --work-dir " : "", o->work_dir ? o->work_dir : "");
     fflush(stderr);
 }
 
