@@ -176,7 +176,7 @@ cfg["components"][0]["share"] += 1 - s  # the decimals sum to 1
 json.dump(cfg, open(sys.argv[3], "w"), indent=1)
 PY
 if pm 2 run "$T/shares.json" --progress 0 >"$T/shares.log" 2>&1 &&
-    grep -q "epochs from the census" "$T/shares.log" &&
+    grep -q "epochs from the census" "$T/shares.log" && grep -q "realized share" "$T/shares.log" &&
     python3 - "$T/out/shares" <<'PY'; then
 import glob, json, math, subprocess, sys
 out = sys.argv[1]
