@@ -7,6 +7,7 @@
 #include "progress.h"
 
 #include "pilemix/config_wire.h"
+#include "pilemix/job.h"
 #include "pilemix/table.h"
 
 #include <mpi.h>
@@ -45,13 +46,14 @@ static int poll_cb(void *ctx, uint64_t bytes)
     count_ctx_t *c = ctx;
     pm_peers_tick();
     PM_TRY(pm_interrupt_check(c->rank, c->err));
+    pm_progress_item(c->progress, bytes);
     if (c->rank != 0)
         return 0;
     if (pm_dispatch_poll(c->d)) {
         c->aborted = true;
         return pm_error_set(c->err, PM_EINTERNAL, NULL, 0, "stopped: another rank failed");
     }
-    pm_progress_update(c->progress, c->d->items_done, c->d->bytes_done + bytes);
+    pm_progress_update(c->progress, c->d->items_done);
     return 0;
 }
 
@@ -120,8 +122,8 @@ int pm_count_census(const pm_config_t *cfg, const pm_plan_t *plan, pm_census_t *
     pm_mix_init(&mix, cfg->seed, cfg->val_fraction, cfg->test_fraction);
     pm_dispatch_t d;
     pm_progress_t progress;
-    if (rank == 0)
-        pm_progress_begin(&progress, "census", "files", n_queue, to_read, progress_secs);
+    pm_progress_init(&progress, MPI_COMM_WORLD, progress_secs);
+    pm_progress_begin(&progress, "census", "files", n_queue, to_read);
     count_ctx_t ctx = {rank, &d, &progress, err, false};
     pm_dispatch_begin(&d, MPI_COMM_WORLD, queue, n_queue, UINT64_MAX);
     pm_item_report_t last = {0, -1, 0, 0};
@@ -131,10 +133,13 @@ int pm_count_census(const pm_config_t *cfg, const pm_plan_t *plan, pm_census_t *
            pm_dispatch_next(&d, &last, &item) > 0) {
         rc = pm_census_count_file(cfg, &mix, plan, item, &mine[item], poll_cb, &ctx, err);
         last = (pm_item_report_t){0, item, (int64_t)plan->files[item].size, 0};
+        pm_progress_item_done(&progress, plan->files[item].size);
     }
     if (rc < 0 && !ctx.aborted)
         say_error(rank, rc, err);
     int agreed = pm_dispatch_finish(&d, ctx.aborted ? 0 : rc);
+    pm_progress_end(&progress, agreed == 0);
+    pm_progress_free(&progress);
     if (agreed < 0) {
         if (rc == 0)
             pm_error_set(err, agreed, NULL, 0, "stopped: another rank failed");
@@ -345,8 +350,19 @@ int pm_plan_main(int argc, char **argv)
     int rc;
     if (!count) {
         rc = pm_config_load(&cfg, path, &err);
-        if (rc == 0 && (rc = pm_plan_build(&plan, &cfg, &err)) == 0)
+        if (rc == 0 && (rc = pm_plan_build(&plan, &cfg, &err)) == 0) {
             pm_plan_print_table(&plan, &cfg, stdout);
+            /* Shares: epochs need the census; each component's max_epochs
+             * bounds them, so the space estimate is an upper bound. */
+            for (size_t c = 0; pm_config_has_shares(&cfg) && c < cfg.n_components; c++)
+                cfg.components[c].epochs = cfg.components[c].max_epochs;
+            if (pm_config_has_shares(&cfg))
+                printf("(shares: the space below takes every component at its max_epochs, an "
+                       "upper bound)\n");
+            pm_job_space_t sp;
+            if ((rc = pm_job_estimate_space(&cfg, &plan, &sp, &err)) == 0)
+                pm_job_print_space(&cfg, &sp, stdout);
+        }
         if (rc < 0)
             say_error(0, rc, &err);
     } else {

@@ -10,6 +10,7 @@
 
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/job.h"
 #include "pilemix/plan.h"
 #include "pilemix/report.h"
 #include "pilemix/sample.h"
@@ -29,7 +30,8 @@ static const char usage_text[] =
     "pilemix " PM_VERSION " - assemble a shuffled, sharded Pile from lm_dataformat corpora\n"
     "\n"
     "usage:\n"
-    "  pilemix plan   CONFIG              expand the inputs, print the files and epochs (no MPI)\n"
+    "  pilemix plan   CONFIG              expand the inputs, print the files, epochs and the\n"
+    "                                     disk space the run needs (no MPI)\n"
     "  pilemix plan   CONFIG --count [--json]\n"
     "                                     read the data (in parallel under mpirun): the Pile\n"
     "                                     paper's Table 1 (documents, text size, mean document,\n"
@@ -52,6 +54,8 @@ static const char usage_text[] =
     "                       is byte-identical to an uninterrupted run (any rank count)\n"
     "  --force              start over: replace an earlier output and work directory\n"
     "  --keep-work          keep the work directory (spills) after success\n"
+    "  --no-space-check     run even when the work directory's file system looks too small\n"
+    "                       for the spills (by the estimate `plan` prints)\n"
     "  --work-dir DIR       override run.work_dir\n"
     "  --mem-per-rank SIZE  override run.mem_per_rank (e.g. 512M, 2GiB)\n"
     "  --progress SECS      progress line interval on stderr (default 10, 0 = off)\n"
@@ -243,6 +247,8 @@ static int parse_run(int argc, char **argv, pm_run_opts_t *o)
             o->force = true;
         } else if (!strcmp(a, "--keep-work")) {
             o->keep_work = true;
+        } else if (!strcmp(a, "--no-space-check")) {
+            o->no_space_check = true;
         } else if (!strcmp(a, "--work-dir") || !strcmp(a, "--mem-per-rank") ||
                    !strcmp(a, "--progress")) {
             if (!val)
