@@ -95,6 +95,33 @@ else
     cat "$T/damaged.err"
 fi
 
+# A corrupt input: the census fails on the rank that reads it, naming the
+# file and offset, and every rank ends (exit 1, no hang); with on_bad_file
+# "skip" it is counted as a bad file instead, as the run would skip it.
+mkdir -p "$T/bad/enron"
+cp "$PILE_DATA"/enron_emails/*.jsonl.zst "$T/bad/enron/a.jsonl.zst"
+# A whole first frame (past what planning probes), then a cut one.
+big=$(ls "$PILE_DATA"/pile_cc/*.jsonl.zst | head -n 1)
+cat "$big" >"$T/bad/enron/b.jsonl.zst"
+head -c 300 "$big" >>"$T/bad/enron/b.jsonl.zst"
+cat >"$T/bad.json" <<JSON
+{"name": "bad", "components": [{"name": "E", "paths": ["$T/bad/enron"], "epochs": 1}],
+ "output": {"dir": "$T/out/bad"}}
+JSON
+if expect_fail 1 'b\.jsonl\.zst: truncated zstd stream .*\(byte [0-9]+\)' pm 2 plan --count "$T/bad.json"; then
+    ok "plan --count: a truncated input fails the census naming it, on every rank"
+else
+    not_ok "plan --count with a truncated input"
+fi
+sed -i 's|"output": {|"run": {"on_bad_file": "skip"}, "output": {|' "$T/bad.json"
+if pm 2 plan --count --json "$T/bad.json" >"$T/bad.out" 2>"$T/bad.err" &&
+    python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["components"][0]; assert c["bad_files"] == 1 and c["documents"] > 0, c' "$T/bad.out"; then
+    ok "plan --count: with on_bad_file skip the truncated input is one bad file"
+else
+    not_ok "plan --count with on_bad_file skip"
+    cat "$T/bad.err"
+fi
+
 # --- the run, and the census against it -----------------------------------
 if pm 2 run "$T/pile-v1.json" --progress 0 >"$T/run.log" 2>&1 &&
     python3 - "$T/out/pile-v1/manifest.json" "$T/count3.json" <<'PY'; then
