@@ -242,11 +242,13 @@ static int count_and_print(const pm_config_t *cfg, const pm_plan_t *plan, bool j
         } else if (rc == 0) {
             pm_census_print_table(cfg, comp, epochs, stdout);
             char b[PM_FMT_MAX];
+            char *cache = pm_census_cache_path(cfg);
             printf("Census: %llu files read (%s on disk) in %.1f s on %d rank%s, %llu from the "
                    "cache (%s).\n",
                    (unsigned long long)st.counted, pm_fmt_bytes((double)st.bytes_read, b),
                    st.seconds, size, size == 1 ? "" : "s", (unsigned long long)st.cached,
-                   "run.work_dir/census.json");
+                   cache ? cache : "run.work_dir/census.json");
+            free(cache);
         }
         free(comp);
         free(epochs);
