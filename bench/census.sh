@@ -17,7 +17,7 @@ reps=${CENSUS_REPS:-3}
 build=${CENSUS_BUILD:-build}
 ninja -C "$build" >/dev/null
 dir=$PWD/bench/cache/census-$size
-export PILE_DATA=$PWD/$dir/data
+export PILE_DATA=$dir/data
 [ -d "$PILE_DATA" ] || "$build/pilemix-gencorpus" --profile pile-v1 --size "$size" --out "$PILE_DATA" >/dev/null
 python3 - "$dir" <<'PY'
 import json, sys
