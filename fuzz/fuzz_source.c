@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     pm_error_clear(&err);
     (void)pm_source_probe(path, fmt, &err);
     char *excl[] = {"*/skip*"};
-    pm_source_opts_t opts = {MAX_RECORD, "in", excl, 1};
+    pm_source_opts_t opts = {MAX_RECORD, "in", excl, 1, false};
     pm_source_t *s = NULL;
     pm_error_clear(&err);
     int rc = pm_source_open(&s, path, "in", fmt, &opts, &err);

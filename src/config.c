@@ -10,6 +10,7 @@
 #include "pilemix/config_schema.h"
 
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -65,10 +66,56 @@ static int validate_component(pm_cfg_ctx_t *c, void *top, void *obj, size_t inde
     return 0;
 }
 
+/* Weights: each component has epochs or a share, never both; a config uses
+ * one kind for all of them. Mixing is refused rather than given a meaning:
+ * "share" is a fraction of a total that epochs components would change
+ * with the data, so neither reading of a mix would stay what was written. */
+static int validate_weights(pm_cfg_ctx_t *c, const pm_config_t *cfg)
+{
+    char path[64];
+    bool shares = cfg->components[0].share > 0;
+    double sum = 0;
+    for (size_t i = 0; i < cfg->n_components; i++) {
+        const pm_component_cfg_t *cc = &cfg->components[i];
+        snprintf(path, sizeof path, "components[%zu]", i);
+        if (cc->epochs > 0 && cc->share > 0)
+            return pm_cfg_error(c, path, "has both \"epochs\" and \"share\": give one");
+        if (!(cc->epochs > 0) && !(cc->share > 0))
+            return pm_cfg_error(c, path, "needs \"epochs\" or \"share\" (its weight in the mix)");
+        if ((cc->share > 0) != shares) {
+            snprintf(path, sizeof path, "components[%zu].%s", i, shares ? "epochs" : "share");
+            return pm_cfg_error(c, path,
+                                "shares and epochs cannot be mixed in one config (components[0] "
+                                "has %s): give every component a share, or every one epochs",
+                                shares ? "a share" : "epochs");
+        }
+        if (!shares && cc->max_epochs != 1.0) {
+            snprintf(path, sizeof path, "components[%zu].max_epochs", i);
+            return pm_cfg_error(c, path, "applies only with \"share\" (this component has epochs)");
+        }
+        sum += cc->share;
+    }
+    if (!shares && cfg->train_bytes)
+        return pm_cfg_error(c, "output.train_bytes",
+                            "applies only when the components have a \"share\"");
+    if (shares && fabs(sum - 1.0) > PM_SHARE_SUM_TOLERANCE) {
+        char s[40];
+        pm_cfg_fmt_double(s, sizeof s, sum);
+        return pm_cfg_error(c, "components", "the shares must sum to 1 (they sum to %s)", s);
+    }
+    return 0;
+}
+
+bool pm_config_has_shares(const pm_config_t *cfg)
+{
+    return cfg->n_components > 0 && cfg->components[0].share > 0;
+}
+
 static int validate_output(pm_cfg_ctx_t *c, void *top, void *obj, size_t index, const char *prefix)
 {
     (void)obj, (void)index, (void)prefix;
     const pm_config_t *cfg = top;
+    PM_TRY(validate_weights(c, cfg));
     if (!(cfg->val_fraction + cfg->test_fraction < 1.0)) {
         char a[40], b[40];
         pm_cfg_fmt_double(a, sizeof a, cfg->val_fraction);
@@ -144,11 +191,26 @@ static const pm_cfg_key_t keys[] = {
             "each must be an input format of *Inputs* below or match `exclude`) or globs (their "
             "matches in the input formats). A path matching nothing is an error.",
      .example = "[\"${PM_EXAMPLE_DATA}/a/*.jsonl.zst\", \"rel/b\"]"},
-    {SEC_COMPONENTS, "epochs", PM_CFG_NUMBER, PM_CFG_REQUIRED | PM_CFG_OUTPUT | PM_CFG_MIN_EXCL, F1,
-     COMP(epochs), NO_RAW, .dmin = 0.0, .dmax = PM_MAX_EPOCHS,
+    {SEC_COMPONENTS, "epochs", PM_CFG_NUMBER,
+     PM_CFG_OUTPUT | PM_CFG_MIN_EXCL | PM_CFG_UNSET_OMITTED, F1, COMP(epochs), NO_RAW, .dmin = 0.0,
+     .dmax = PM_MAX_EPOCHS, .def_d = 0.0,
+     .doc_default = "none: each component has `epochs` or `share`",
      .doc = "copies of each document in train; fractional part f: one extra copy with "
             "probability f",
      .example = "2.5"},
+    {SEC_COMPONENTS, "share", PM_CFG_NUMBER, PM_CFG_OUTPUT | PM_CFG_MIN_EXCL, F2, COMP(share),
+     NO_RAW, .dmin = 0.0, .dmax = 1.0, .def_d = 0.0,
+     .doc_default = "none: each component has `epochs` or `share`",
+     .doc = "instead of `epochs`: the component's fraction of the train split's text bytes (UTF-8 "
+            "bytes of the texts, as the Pile counted them); the shares of a config sum to 1 and "
+            "every component has one (no mixing with `epochs`). `run` turns them into exact "
+            "epochs from a census of the inputs (`plan --count`)",
+     .example = "1"},
+    {SEC_COMPONENTS, "max_epochs", PM_CFG_NUMBER, PM_CFG_OUTPUT | PM_CFG_MIN_EXCL, F2,
+     COMP(max_epochs), NO_RAW, .dmin = 0.0, .dmax = PM_MAX_EPOCHS, .def_d = 1.0,
+     .doc = "with `share`: the most epochs the share may need; a share needing more is a "
+            "config error that says how many",
+     .example = "3"},
     {SEC_COMPONENTS, "text_key", PM_CFG_STRING, PM_CFG_OUTPUT, F2, COMP(text_key), NO_RAW,
      .def_s = "text",
      .doc = "the key of a JSON object's text (a string or a list of strings, joined with "
@@ -181,9 +243,17 @@ static const pm_cfg_key_t keys[] = {
      .imax = 19, .def_i = 3, .doc = "output compression level", .example = "9"},
     {SEC_OUTPUT, "keep_meta", PM_CFG_BOOL, PM_CFG_OUTPUT, F1, CFG(keep_meta), NO_RAW, .def_b = true,
      .doc = "copy each input's `meta` members after `pile_set_name`", .example = "false"},
+    {SEC_OUTPUT, "train_bytes", PM_CFG_SIZE, PM_CFG_OUTPUT, F2, CFG(train_bytes), NO_RAW, .umin = 1,
+     .ulim = (uint64_t)INT64_MAX + 1, .def_u = 0,
+     .doc_default = "none: the largest total within every `max_epochs`",
+     .doc = "with shares: the train split's total text bytes (copies counted); each component's "
+            "epochs = share x train_bytes / its train text bytes",
+     .example = "\"40GiB\""},
 
     {SEC_RUN, "work_dir", PM_CFG_PATH, 0, F1, CFG(work_dir), NO_RAW, .cli = "--work-dir",
-     .doc_default = "`<output.dir>.work`", .doc = "spills and resume state; removed after success",
+     .doc_default = "`<output.dir>.work`",
+     .doc = "spills, resume state and the census cache; after success only the cache "
+            "(`census.json`) stays",
      .example = "\"/scratch/w\""},
     {SEC_RUN, "mem_per_rank", PM_CFG_SIZE, 0, F1, CFG(mem_per_rank), NO_RAW,
      .umin = MIN_MEM_PER_RANK, .def_u = DEF_MEM_PER_RANK, .cli = "--mem-per-rank",

@@ -922,6 +922,8 @@ static bool in_canonical(const pm_cfg_key_t *k, const void *obj)
 {
     if (!(k->flags & PM_CFG_OUTPUT))
         return false;
+    if (k->flags & PM_CFG_UNSET_OMITTED)
+        return !pm_cfg_is_default(k, obj);
     return k->format == PM_CFG_FORMAT_1 || !pm_cfg_is_default(k, obj);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 int pm_mkdir_p(const char *path, pm_error_t *err)
 {
@@ -231,4 +232,36 @@ char *pm_path_join(const char *dir, const char *name)
     if (p)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
+}
+
+int pm_file_xxh3(const char *path, uint64_t *hash, uint64_t *size, pm_error_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pm_error_set(err, PM_EIO, path, 0, "cannot open: %s", strerror(errno));
+    XXH3_state_t *st = XXH3_createState();
+    char *buf = malloc(1u << 20);
+    int rc = st && buf ? 0 : pm_error_nomem(err);
+    uint64_t n = 0;
+    if (rc == 0)
+        XXH3_64bits_reset(st);
+    while (rc == 0) {
+        ssize_t k = read(fd, buf, 1u << 20);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            rc = pm_error_set(err, PM_EIO, path, 0, "read error: %s", strerror(errno));
+        if (k <= 0)
+            break;
+        XXH3_64bits_update(st, buf, (size_t)k);
+        n += (uint64_t)k;
+    }
+    if (rc == 0) {
+        *hash = XXH3_64bits_digest(st);
+        *size = n;
+    }
+    XXH3_freeState(st);
+    free(buf);
+    close(fd);
+    return rc;
 }

@@ -20,7 +20,7 @@ void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s)
 {
     uint64_t *a = (uint64_t *)into;
     const uint64_t *b = (const uint64_t *)s;
-    for (size_t i = 0; i < PM_TASK_STATS_WORDS; i++)
+    for (size_t i = 0; i < offsetof(pm_task_stats_t, file_xxh3) / sizeof(uint64_t); i++)
         a[i] += b[i];
 }
 

@@ -132,8 +132,8 @@ nomem:
 }
 
 /* Component c's manifest object (a new reference in *out). */
-static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t **out,
-                          pm_error_t *err)
+static int component_json(const pm_job_t *job, const pm_totals_t *t, const pm_census_t *inputs,
+                          size_t c, json_t **out, pm_error_t *err)
 {
     *out = NULL;
     int rc = 0;
@@ -153,6 +153,19 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, j
         in_bytes += f->size;
         json_t *e =
             json_pack_ex(&je, 0, "{s:s, s:I}", "path", f->relpath, "bytes", (json_int_t)f->size);
+        const pm_census_file_t *in = inputs && i < inputs->n_files ? &inputs->files[i] : NULL;
+        if (e && in && in->valid) {
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)in->xxh3);
+            if (json_object_set_new(e, "xxh3", json_string(hex)) < 0 ||
+                json_object_set_new(e, "documents", json_integer((json_int_t)in->kept_docs)) < 0 ||
+                json_object_set_new(e, "text_bytes", json_integer((json_int_t)in->text_bytes)) <
+                    0) {
+                json_decref(e);
+                rc = pm_error_nomem(err);
+                goto done;
+            }
+        }
         if (!e) {
             rc = build_error(err, f->path, &je);
             goto done;
@@ -189,7 +202,12 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, j
         rc = build_error(err, cc->name, &je);
         goto done;
     }
-    if ((rc = add_split_figures(*out, s, err)) < 0) {
+    if ((rc = add_split_figures(*out, s, err)) == 0 && pm_config_has_shares(job->cfg) &&
+        (json_object_set_new(*out, "share_asked", json_real(cc->share)) < 0 ||
+         json_object_set_new(*out, "share_realized", json_real(pm_totals_realized_share(t, c))) <
+             0))
+        rc = pm_error_nomem(err);
+    if (rc < 0) {
         json_decref(*out);
         *out = NULL;
     }
@@ -220,7 +238,7 @@ static int add_file(json_t *files, pm_buf_t *sums, const char *name, const char 
 }
 
 int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
-                      const pm_file_result_t *rejects, pm_error_t *err)
+                      const pm_file_result_t *rejects, const pm_census_t *inputs, pm_error_t *err)
 {
     const pm_config_t *cfg = job->cfg;
     json_error_t je;
@@ -243,7 +261,7 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
     }
     for (size_t c = 0; c < cfg->n_components; c++) {
         json_t *o = NULL;
-        if ((rc = component_json(job, t, c, &o, err)) < 0)
+        if ((rc = component_json(job, t, inputs, c, &o, err)) < 0)
             goto done;
         if (json_array_append_new(comps, o) < 0) {
             rc = pm_error_nomem(err);

@@ -696,9 +696,12 @@ void pm_plan_close(pm_plan_t *plan)
 
 typedef struct row {
     uint64_t files, size, zst_files;
-    double effective;
 } row_t;
 
+/* Only what a stat tells: files and bytes on disk. Shares of the mix need
+ * text bytes, which only reading the data gives (`plan --count`): bytes on
+ * disk mix compressed and plain sizes and would mislead (issue 13: Books3
+ * 14.1% on disk where the run's realized train share was 23.3%). */
 void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *out)
 {
     size_t nc = cfg->n_components;
@@ -707,7 +710,7 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
         fputs("(out of memory printing the plan table)\n", out);
         return;
     }
-    row_t tot = {0, 0, 0, 0.0};
+    row_t tot = {0, 0, 0};
     for (size_t i = 0; i < plan->n_files; i++) {
         const pm_input_file_t *f = &plan->files[i];
         if (f->component >= nc)
@@ -718,60 +721,49 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
         r->zst_files += pm_format_compressed(f->format);
     }
     for (size_t c = 0; c < nc; c++) {
-        rows[c].effective = (double)rows[c].size * cfg->components[c].epochs;
         tot.files += rows[c].files;
         tot.size += rows[c].size;
         tot.zst_files += rows[c].zst_files;
-        tot.effective += rows[c].effective;
     }
+    bool shares = pm_config_has_shares(cfg);
 
     fprintf(out, "config \"%s\"  seed %" PRIu64 "  hash %016" PRIx64 "\n", cfg->name, cfg->seed,
             cfg->canonical_hash);
     fprintf(out, "output %s  train shards %" PRIu32 "  val %g  test %g\n\n", cfg->out_dir,
             cfg->train_shards, cfg->val_fraction, cfg->test_fraction);
 
-    static const char *const head[] = {"Component", "Files",          "Size",
-                                       "Epochs",    "Effective size", "Mix %"};
-    static const pm_align_t align[] = {PM_ALIGN_LEFT,  PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
-                                       PM_ALIGN_RIGHT, PM_ALIGN_RIGHT, PM_ALIGN_RIGHT};
+    static const char *const head_epochs[] = {"Component", "Epochs", "Files", "On disk"};
+    static const char *const head_shares[] = {"Component", "Share", "Files", "On disk"};
+    static const pm_align_t align[] = {PM_ALIGN_LEFT, PM_ALIGN_RIGHT, PM_ALIGN_RIGHT,
+                                       PM_ALIGN_RIGHT};
     pm_table_t t;
-    pm_table_init(&t, 6, head, align);
+    pm_table_init(&t, 4, shares ? head_shares : head_epochs, align);
     for (size_t c = 0; c <= nc; c++) {
         const row_t *r = c < nc ? &rows[c] : &tot;
-        char cell[6][PM_FMT_MAX + 8], sz[PM_FMT_MAX];
-        const char *cells[6] = {c < nc ? cfg->components[c].name : "Total",
-                                cell[1],
-                                cell[2],
-                                cell[3],
-                                cell[4],
-                                cell[5]};
+        char cell[4][PM_FMT_MAX + 8], sz[PM_FMT_MAX];
+        const char *cells[4] = {c < nc ? cfg->components[c].name : "Total", cell[3], cell[1],
+                                cell[2]};
         /* '*' all compressed, '+' partly: on-disk bytes understate text. */
         const char *mark = r->zst_files == 0 ? " " : r->zst_files == r->files ? "*" : "+";
         pm_fmt_count(r->files, cell[1]);
         snprintf(cell[2], sizeof cell[2], "%s%s", pm_fmt_bytes((double)r->size, sz), mark);
-        if (c < nc)
-            pm_fmt_epochs(cfg->components[c].epochs, cell[3]);
-        else
+        if (c == nc)
             cell[3][0] = '\0';
-        snprintf(cell[4], sizeof cell[4], "%s%s", pm_fmt_bytes(r->effective, sz), mark);
-        if (tot.effective > 0)
-            snprintf(cell[5], sizeof cell[5], "%.2f%%", 100.0 * r->effective / tot.effective);
+        else if (shares)
+            snprintf(cell[3], sizeof cell[3], "%.2f%%", 100.0 * cfg->components[c].share);
         else
-            snprintf(cell[5], sizeof cell[5], "-");
+            pm_fmt_epochs(cfg->components[c].epochs, cell[3]);
         if (c == nc)
             pm_table_rule(&t);
         pm_table_add(&t, cells);
     }
     pm_table_print(&t, out);
     pm_table_close(&t);
-    if (tot.zst_files == tot.files && tot.files)
-        fputs("\n* compressed bytes on disk (or archives); uncompressed text is larger.\n", out);
-    else if (tot.zst_files)
-        fputs("\n* compressed bytes on disk (or archives); + partly compressed; uncompressed "
-              "text is larger.\n",
-              out);
-    fputs("Mix % = share of effective size (size x epochs, on-disk bytes). Document counts\n"
-          "need the data read: the run summary has them.\n",
+    if (tot.zst_files)
+        fprintf(out, "\n%s: compressed bytes on disk (or archives); the text is larger.\n",
+                tot.zst_files == tot.files ? "*" : "* all files, + some");
+    fputs("Sizes here are bytes on disk, not text: for documents, text sizes, effective sizes\n"
+          "and each component's share of the mix, read the data with `pilemix plan --count`.\n",
           out);
     free(rows);
 }

@@ -310,7 +310,7 @@ static int read_task(task_ctx_t *t, pm_poll_fn poll, void *poll_ctx, pm_error_t 
     t->file_fault = true;
     PM_TRY(check_unchanged(file, "since the run was planned", err));
     pm_source_opts_t so = {(size_t)job->cfg->max_record_bytes, file->relpath, cc->exclude,
-                           cc->n_exclude};
+                           cc->n_exclude, true};
     PM_TRY(pm_source_open(&t->src, file->path, file->path, file->format, &so, err));
     t->file_fault = false;
     PM_TRY(process_docs(t, t->src, poll, poll_ctx, err));
@@ -324,6 +324,14 @@ static int read_task(task_ctx_t *t, pm_poll_fn poll, void *poll_ctx, pm_error_t 
                             (unsigned long long)file->size);
     PM_TRY(check_unchanged(file, "while being read", err));
     t->file_fault = false;
+    /* The file's XXH3-64 came with the reads, unless they were out of order
+     * (a zip): then one more pass over its bytes. */
+    if (!pm_source_file_hash(t->src, file->size, &t->stats->file_xxh3)) {
+        uint64_t size = 0;
+        PM_TRY(pm_file_xxh3(file->path, &t->stats->file_xxh3, &size, err));
+        if (size != file->size)
+            return pm_error_set(err, PM_EDATA, file->path, 0, "file changed while being read");
+    }
     return 0;
 }
 
@@ -383,6 +391,9 @@ static int skip_file(task_ctx_t *t, pm_error_t *err)
     memset(st, 0, sizeof *st);
     st->bytes_in = t->file->size;
     st->skipped_files = 1;
+    uint64_t size; /* a skipped file's bytes are recorded too (0 when unreadable) */
+    if (pm_file_xxh3(t->file->path, &st->file_xxh3, &size, NULL) < 0)
+        st->file_xxh3 = 0;
     pm_line_t none = {.data = "", .len = 0, .offset = 0, .lineno = 0};
     pm_error_clear(err);
     pm_buf_reset(&t->ident); /* the whole file */

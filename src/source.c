@@ -27,6 +27,8 @@ struct pm_source {
     char *name;
     pm_stream_t *disk;   /* the file: owned by the chain above it; NULL once closed */
     uint64_t disk_final; /* its byte count when it was closed */
+    XXH3_state_t *tap;   /* opts.hash_file: the file's bytes as read */
+    bool tap_broken;     /* the file was read out of order (kept when disk closes) */
     pm_stream_t *top;    /* non-archives: the decoded stream (until a unit takes it) */
     pm_archive_t *ar;
     bool unit_open, file_done;
@@ -102,6 +104,13 @@ int pm_source_open(pm_source_t **out, const char *path, const char *name, pm_for
     int rc = s->name ? 0 : pm_error_nomem(err);
     if (rc == 0)
         rc = pm_stream_open_file(&s->disk, path, err);
+    if (rc == 0 && s->opts.hash_file) {
+        if (!(s->tap = XXH3_createState()))
+            rc = pm_error_nomem(err);
+        else
+            XXH3_64bits_reset(s->tap);
+        s->disk->tap = s->tap;
+    }
     if (rc == 0 && pm_format_content(format) == PM_CONTENT_TEXT &&
         pm_format_codec(format) == PM_CODEC_NONE) {
         struct stat st;
@@ -148,6 +157,7 @@ static void close_unit(pm_source_t *s)
     if (!s->ar && s->unit_open && s->disk) {
         /* The unit's chain holds the file: keep its count. */
         s->disk_final = s->disk->bytes;
+        s->tap_broken = s->disk->tap_broken;
         s->disk = NULL;
     }
     pm_reader_close(s->reader);
@@ -372,6 +382,15 @@ uint64_t pm_source_bytes_in(const pm_source_t *s)
     return !s ? 0 : s->disk ? s->disk->bytes : s->disk_final;
 }
 
+int pm_source_file_hash(const pm_source_t *s, uint64_t size, uint64_t *out)
+{
+    bool broken = s->disk ? s->disk->tap_broken : s->tap_broken;
+    if (!s->tap || broken || pm_source_bytes_in(s) != size)
+        return 0;
+    *out = XXH3_64bits_digest(s->tap);
+    return 1;
+}
+
 uint32_t pm_source_members(const pm_source_t *s) { return s->n_members; }
 
 const char *pm_source_member(const pm_source_t *s, uint32_t i)
@@ -391,6 +410,8 @@ void pm_source_close(pm_source_t *s)
     free(s->members);
     free(s->slots);
     free(s->name);
+    if (s->tap)
+        XXH3_freeState(s->tap);
     pm_buf_free(&s->text);
     pm_buf_free(&s->where);
     pm_buf_free(&s->ident);

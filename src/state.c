@@ -44,6 +44,10 @@ void pm_state_close(pm_state_t *st)
     st->work_dir = st->out_lock = NULL;
 }
 
+/* The census cache (census.h) outlives runs: a work directory holding only
+ * it counts as empty, and neither --force nor success removes it. */
+#define CENSUS_CACHE "census.json"
+
 static bool dir_is_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -52,7 +56,7 @@ static bool dir_is_empty(const char *path)
     struct dirent *e;
     bool empty = true;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, CENSUS_CACHE)) {
             empty = false;
             break;
         }
@@ -599,11 +603,38 @@ int pm_state_prepare(pm_state_t *st, const pm_config_t *cfg, const pm_plan_t *pl
     return rc;
 }
 
+/* Remove the work directory but the census cache (then the directory too
+ * when the cache is not there). */
+static int remove_work(const char *work, pm_error_t *err)
+{
+    DIR *d = opendir(work);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int rc = 0;
+    bool cache = false;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!strcmp(e->d_name, CENSUS_CACHE)) {
+            cache = true;
+            continue;
+        }
+        char *p = pm_path_join(work, e->d_name);
+        rc = p ? pm_remove_tree(p, err) : pm_error_nomem(err);
+        free(p);
+    }
+    closedir(d);
+    if (rc == 0 && !cache && rmdir(work) != 0 && errno != ENOENT)
+        rc = pm_error_set(err, PM_EIO, work, 0, "cannot remove: %s", strerror(errno));
+    return rc;
+}
+
 int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err)
 {
     int rc = 0;
     if (!keep && st->work_dir)
-        rc = pm_remove_tree(st->work_dir, err);
+        rc = remove_work(st->work_dir, err);
     pm_state_close(st);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define FILTER_CHUNK (1u << 20) /* compressed bytes handed to libarchive per call */
 
@@ -74,6 +75,8 @@ ssize_t pm_stream_read(pm_stream_t *s, void *buf, size_t n, pm_error_t *err)
             *err = s->saved;
         return k;
     }
+    if (s->tap && !s->tap_broken && k > 0)
+        XXH3_64bits_update(s->tap, buf, (size_t)k);
     s->bytes += (uint64_t)k;
     return k;
 }
@@ -121,6 +124,8 @@ static int64_t file_seek(pm_stream_t *s, int64_t offset, int whence)
 {
     file_impl_t *f = s->impl;
     off_t at = lseek(f->fd, (off_t)offset, whence);
+    if (at >= 0 && (uint64_t)at != s->bytes)
+        s->tap_broken = true;
     if (at >= 0)
         s->bytes = (uint64_t)at;
     return (int64_t)at;

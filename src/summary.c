@@ -2,6 +2,7 @@
 
 #include "pilemix/table.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,10 @@ int pm_summary_from_manifest(pm_summary_t *s, json_t *m, pm_error_t *err)
             return missing(err, "components", i, "epochs");
         r->epochs = json_number_value(ep);
         r->realized = json_number_value(re);
+        json_t *sa = json_object_get(c, "share_asked"), *sr = json_object_get(c, "share_realized");
+        r->share_asked = json_is_number(sa) ? json_number_value(sa) : NAN;
+        r->share_realized = json_is_number(sr) ? json_number_value(sr) : NAN;
+        s->shares |= json_is_number(sa);
     }
     json_array_foreach(files, i, c) {
         const char *split = json_string_value(json_object_get(c, "split"));
@@ -94,18 +99,24 @@ enum {
     COL_TEST,
     COL_TEXT,
     COL_REJ,
+    COL_SHARE,
+    COL_SHARE_REAL,
     N_COLS
 };
 
 void pm_summary_print(const pm_summary_t *s, FILE *out)
 {
-    static const char *const head[N_COLS] = {
-        "Component", "documents", "epochs", "realized", "train", "val", "test", "text", "rejected"};
+    static const char *const head[N_COLS] = {"Component", "documents", "epochs",        "realized",
+                                             "train",     "val",       "test",          "text",
+                                             "rejected",  "share",     "realized share"};
     pm_align_t align[N_COLS];
     for (size_t k = 0; k < N_COLS; k++)
         align[k] = k == COL_NAME ? PM_ALIGN_LEFT : PM_ALIGN_RIGHT;
+    /* Share columns only for a config weighed by shares: an epochs table
+     * stays as it always was. */
+    size_t n_cols = s->shares ? N_COLS : COL_SHARE;
     pm_table_t t;
-    pm_table_init(&t, N_COLS, head, align);
+    pm_table_init(&t, n_cols, head, align);
     pm_summary_row_t all;
     memset(&all, 0, sizeof all);
     all.name = "Total";
@@ -123,8 +134,13 @@ void pm_summary_print(const pm_summary_t *s, FILE *out)
         pm_fmt_bytes((double)r->text_bytes, cell[COL_TEXT]);
         pm_fmt_count(r->rejected, cell[COL_REJ]);
         if (i < s->n_rows) {
-            pm_fmt_epochs(r->epochs, cell[COL_EPOCHS]);
+            if (s->shares)
+                snprintf(cell[COL_EPOCHS], PM_FMT_MAX, "%.4f", r->epochs);
+            else
+                pm_fmt_epochs(r->epochs, cell[COL_EPOCHS]);
             snprintf(cell[COL_REAL], PM_FMT_MAX, "%.4f", r->realized);
+            snprintf(cell[COL_SHARE], PM_FMT_MAX, "%.2f%%", 100 * r->share_asked);
+            snprintf(cell[COL_SHARE_REAL], PM_FMT_MAX, "%.2f%%", 100 * r->share_realized);
             all.docs += r->docs;
             all.text_bytes += r->text_bytes;
             for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
@@ -134,6 +150,8 @@ void pm_summary_print(const pm_summary_t *s, FILE *out)
             all.blank_lines += r->blank_lines;
         } else {
             cells[COL_EPOCHS] = cells[COL_REAL] = "";
+            snprintf(cell[COL_SHARE], PM_FMT_MAX, "100%%");
+            snprintf(cell[COL_SHARE_REAL], PM_FMT_MAX, "100%%");
             pm_table_rule(&t);
         }
         pm_table_add(&t, cells);
@@ -142,6 +160,9 @@ void pm_summary_print(const pm_summary_t *s, FILE *out)
     pm_table_close(&t);
     char zs[PM_FMT_MAX], rs[PM_FMT_MAX], n[PM_FMT_MAX];
     fprintf(out, "train/val/test: copies written; val/test hold each distinct text once.\n");
+    if (s->shares)
+        fprintf(out, "share: of the train text bytes (copies counted), asked and realized; epochs "
+                     "computed from the census.\n");
     fprintf(out, "%s output files: %s compressed, %s uncompressed", pm_fmt_count(s->n_files, n),
             pm_fmt_bytes((double)s->zst_bytes, zs), pm_fmt_bytes((double)s->raw_bytes, rs));
     if (all.empty_docs || all.blank_lines) {

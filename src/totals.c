@@ -61,6 +61,14 @@ double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
     return docs ? (double)t->comp[c].train_copies / (double)docs : 0.0;
 }
 
+double pm_totals_realized_share(const pm_totals_t *t, size_t c)
+{
+    uint64_t all = 0;
+    for (size_t k = 0; k < t->n_components; k++)
+        all += t->comp[k].train_copy_bytes;
+    return all ? (double)t->comp[c].train_copy_bytes / (double)all : 0.0;
+}
+
 int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
 {
     uint64_t file_docs[PM_SPLIT_COUNT] = {0, 0, 0}, comp_docs[PM_SPLIT_COUNT] = {0, 0, 0};
@@ -123,7 +131,10 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
         r->blank_lines = st->blank_lines;
         r->epochs = job->cfg->components[c].epochs;
         r->realized = pm_totals_realized_epochs(t, c);
+        r->share_asked = job->cfg->components[c].share;
+        r->share_realized = pm_totals_realized_share(t, c);
     }
+    s.shares = pm_config_has_shares(job->cfg);
     s.n_files = t->n_files;
     for (size_t f = 0; f < t->n_files; f++) {
         s.zst_bytes += t->files[f].zst_bytes;

@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <zstd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -1388,6 +1390,291 @@ static void gen_component(gen_t *g, const profile_t *pr, const comp_spec_t *c, i
 }
 
 /* ------------------------------------------------------------------------ */
+/* The mini-Pile (--profile pile-v1)                                          */
+
+/* The 22 components of the Pile v1 with the paper's raw sizes (GiB) and
+ * document counts (mean document = raw / documents), in the formats they
+ * came in where those differ from lm_dataformat's .jsonl.zst (the-pile's
+ * datasets.py downloads them so): OpenWebText2 as openwebtext2.jsonl.zst.tar
+ * (a tar of .jsonl.zst), Books3 as books3.tar.gz of .txt books, BookCorpus2
+ * as a .tar.gz of .txt books (as BookCorpus's books1.tar.gz), PG-19 as
+ * plain .txt books (DeepMind's bucket), StackExchange and OpenSubtitles as
+ * plain tars of .jsonl.zst, Wikipedia as JSON arrays of texts (its
+ * wikipedia-en.tar.gz held .json arrays; pilemix reads arrays as
+ * lm_dataformat's .json.zst). Each component's text is the paper's raw size
+ * scaled to --size, to the byte, so the census reproduces Table 1's shares. */
+typedef enum { PV_JSONL_ZST, PV_TAR_JSONL_ZST, PV_TAR_GZ_TXT, PV_TXT, PV_JSON_ZST } pv_format_t;
+
+typedef struct {
+    const char *name, *dir, *file; /* file: the archive's name, or a stem */
+    double gib, docs;
+    pv_format_t format;
+} pv_comp_t;
+
+static const pv_comp_t pile_v1[] = {
+    {"Pile-CC", "pile_cc", "pile_cc", 227.12, 54.95e6, PV_JSONL_ZST},
+    {"PubMed Central", "pubmed_central", "pmc", 90.27, 3.10e6, PV_JSONL_ZST},
+    {"Books3", "books3", "books3.tar.gz", 100.96, 196640, PV_TAR_GZ_TXT},
+    {"OpenWebText2", "openwebtext2", "openwebtext2.jsonl.zst.tar", 62.77, 17.10e6,
+     PV_TAR_JSONL_ZST},
+    {"ArXiv", "arxiv", "arxiv", 56.21, 1.26e6, PV_JSONL_ZST},
+    {"Github", "github", "github", 95.16, 19.02e6, PV_JSONL_ZST},
+    {"FreeLaw", "freelaw", "FreeLaw_Opinions", 51.15, 3.56e6, PV_JSONL_ZST},
+    {"StackExchange", "stackexchange", "stackexchange_dataset.tar", 32.20, 15.62e6,
+     PV_TAR_JSONL_ZST},
+    {"USPTO Backgrounds", "uspto", "uspto", 22.90, 5.88e6, PV_JSONL_ZST},
+    {"PubMed Abstracts", "pubmed_abstracts", "PUBMED_title_abstracts", 19.26, 15.52e6,
+     PV_JSONL_ZST},
+    {"Gutenberg (PG-19)", "pg19", "pg19", 10.88, 28602, PV_TXT},
+    {"OpenSubtitles", "opensubtitles", "opensubtitles_out.tar", 12.98, 446612, PV_TAR_JSONL_ZST},
+    {"Wikipedia (en)", "wikipedia_en", "wikipedia-en", 6.38, 6.03e6, PV_JSON_ZST},
+    {"DM Mathematics", "dm_mathematics", "dm_math", 7.75, 1.01e6, PV_JSONL_ZST},
+    {"Ubuntu IRC", "ubuntu_irc", "ubuntu_irc", 5.52, 10605, PV_JSONL_ZST},
+    {"BookCorpus2", "bookcorpus2", "books2.tar.gz", 6.30, 17868, PV_TAR_GZ_TXT},
+    {"EuroParl", "europarl", "europarl", 4.59, 69814, PV_JSONL_ZST},
+    {"HackerNews", "hackernews", "hn", 3.90, 831198, PV_JSONL_ZST},
+    {"YoutubeSubtitles", "youtubesubtitles", "yt_subs", 3.73, 173651, PV_JSONL_ZST},
+    {"PhilPapers", "philpapers", "philpapers", 2.38, 33990, PV_JSONL_ZST},
+    {"NIH ExPorter", "nih_exporter", "NIH_ExPORTER_awarded_grant_text", 1.89, 939661, PV_JSONL_ZST},
+    {"Enron Emails", "enron_emails", "enron_emails", 0.88, 517401, PV_JSONL_ZST},
+};
+
+#define PV_TOTAL_GIB 825.18
+#define PV_FILE_TEXT (8u << 20) /* text per .jsonl.zst file or archive member */
+
+/* Words for exact-length texts: no character JSON must escape, some UTF-8. */
+static const char *const pv_words[] = {
+    "the",  "of",    "and",    "to",       "in",      "data",   "model", "pile",  "text",
+    "with", "which", "corpus", "results",  "method",  "study",  "court", "code",  "function",
+    "was",  "were",  "café",   "Straße",   "данные",  "数据",   "λόγος", "naïve", "résumé",
+    "from", "this",  "that",   "analysis", "patient", "section"};
+
+/* Exactly len bytes of UTF-8 text (paragraphs split by "\n"). */
+static void pv_text(obuf_t *b, rng_t *r, uint64_t len)
+{
+    uint64_t left = len;
+    uint32_t in_par = 0;
+    while (left > 0) {
+        const char *w = pv_words[rng_below(r, (uint32_t)N_ELEMS(pv_words))];
+        size_t n = strlen(w);
+        if (n + 1 > left) {
+            /* Fill the end with ASCII letters: exact whatever is left. */
+            while (left--)
+                ob_put(b, &"abcdefghijklmnopqrstuvwxyz"[rng_below(r, 26)], 1);
+            break;
+        }
+        if (len != left) {
+            const char *sep = ++in_par % 90 == 0 ? "\n" : " ";
+            ob_put(b, sep, 1);
+            left--;
+        }
+        ob_put(b, w, n);
+        left -= n;
+    }
+}
+
+/* JSON body of raw UTF-8 text without quotes or backslashes: only "\n". */
+static void pv_json_text(obuf_t *out, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n')
+            ob_put(out, "\\n", 2);
+        else
+            ob_put(out, p + i, 1);
+    }
+}
+
+/* Document lengths: n log-normal draws (sigma 0.8) scaled to sum to total. */
+static uint64_t *pv_lengths(rng_t *r, uint64_t total, uint64_t n)
+{
+    double *w = xmalloc(n * sizeof *w), sum = 0;
+    for (uint64_t i = 0; i < n; i++)
+        sum += w[i] = exp(0.8 * rng_normal(r));
+    uint64_t *len = xmalloc(n * sizeof *len), done = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        len[i] = (uint64_t)((double)total * w[i] / sum);
+        if (len[i] == 0)
+            len[i] = 1;
+        done += len[i];
+    }
+    /* The rounding goes to the longest document, never below one byte. */
+    uint64_t big = 0;
+    for (uint64_t i = 1; i < n; i++)
+        if (len[i] > len[big])
+            big = i;
+    len[big] += total - done; /* done <= total + n, and len[big] >= total / n */
+    free(w);
+    return len;
+}
+
+static void pv_write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f) != 0)
+        die("%s: cannot write: %s", path, strerror(errno));
+}
+
+static void pv_zstd(obuf_t *out, const obuf_t *in)
+{
+    size_t cap = ZSTD_compressBound(in->len);
+    out->len = 0;
+    ob_reserve(out, cap);
+    size_t k = ZSTD_compress(out->p, cap, in->p, in->len, 3);
+    if (ZSTD_isError(k))
+        die("zstd: %s", ZSTD_getErrorName(k));
+    out->len = k;
+}
+
+typedef struct {
+    struct archive *a;
+    const char *path;
+} pv_archive_t;
+
+static void pv_archive_open(pv_archive_t *t, const char *path, bool gz)
+{
+    t->path = path;
+    t->a = archive_write_new();
+    if (!t->a || archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+        (gz && archive_write_add_filter_gzip(t->a) != ARCHIVE_OK) ||
+        (gz && archive_write_set_filter_option(t->a, "gzip", "timestamp", NULL) != ARCHIVE_OK) ||
+        archive_write_open_filename(t->a, path) != ARCHIVE_OK)
+        die("%s: %s", path, t->a ? archive_error_string(t->a) : "out of memory");
+}
+
+static void pv_archive_add(pv_archive_t *t, const char *name, const void *p, size_t n)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)n);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, 1600000000, 0); /* the same bytes every time */
+    if (archive_write_header(t->a, e) != ARCHIVE_OK ||
+        (n && archive_write_data(t->a, p, n) != (la_ssize_t)n))
+        die("%s: %s: %s", t->path, name, archive_error_string(t->a));
+    archive_entry_free(e);
+}
+
+static void pv_archive_close(pv_archive_t *t)
+{
+    if (archive_write_close(t->a) != ARCHIVE_OK)
+        die("%s: %s", t->path, archive_error_string(t->a));
+    archive_write_free(t->a);
+}
+
+static void pv_component(const pv_comp_t *c, int ci, const char *out, uint64_t size, uint64_t seed,
+                         stats_t *st)
+{
+    /* Text bytes: the paper's share of --size, to the byte (at least 1). */
+    uint64_t total = (uint64_t)llround((double)size * c->gib / PV_TOTAL_GIB);
+    total = total ? total : 1;
+    double mean = c->gib * 1073741824.0 / c->docs;
+    uint64_t n = (uint64_t)llround((double)total / mean);
+    n = n ? n : 1;
+    n = n > total ? total : n;
+    rng_t r;
+    rng_seed(&r, derive(seed, 0x70696c65, (uint64_t)ci));
+    uint64_t *len = pv_lengths(&r, total, n);
+
+    size_t dn = strlen(out) + strlen(c->dir) + 2;
+    char *dir = xmalloc(dn);
+    snprintf(dir, dn, "%s/%s", out, c->dir);
+    make_dir(dir);
+    char path[4096], name[256];
+    bool archive = c->format == PV_TAR_JSONL_ZST || c->format == PV_TAR_GZ_TXT;
+    pv_archive_t ar;
+    if (archive) {
+        snprintf(path, sizeof path, "%s/%s", dir, c->file);
+        pv_archive_open(&ar, path, c->format == PV_TAR_GZ_TXT);
+    }
+    obuf_t text = {0}, body = {0}, z = {0};
+    uint64_t i = 0, unit = 0;
+    while (i < n) {
+        /* One unit: a .txt book, or a file (or member) of about PV_FILE_TEXT. */
+        body.len = 0;
+        uint64_t in_unit = 0, first = i;
+        bool one = c->format == PV_TXT || c->format == PV_TAR_GZ_TXT;
+        if (c->format == PV_JSON_ZST)
+            ob_puts(&body, "[");
+        do {
+            text.len = 0;
+            pv_text(&text, &r, len[i]);
+            if (one) {
+                ob_put(&body, text.p, text.len);
+            } else if (c->format == PV_JSON_ZST) {
+                ob_puts(&body, i > first ? ", \"" : "\"");
+                pv_json_text(&body, text.p, text.len);
+                ob_puts(&body, "\"");
+            } else {
+                ob_puts(&body, "{\"text\": \"");
+                pv_json_text(&body, text.p, text.len);
+                ob_printf(&body, "\", \"meta\": {\"id\": %" PRIu64 "}}\n", i);
+            }
+            st->docs++;
+            st->text_bytes += len[i];
+            in_unit += len[i];
+            i++;
+        } while (!one && i < n && in_unit < PV_FILE_TEXT);
+        if (c->format == PV_JSON_ZST)
+            ob_puts(&body, "]");
+        st->json_bytes += body.len;
+        switch (c->format) {
+        case PV_TXT:
+            snprintf(path, sizeof path, "%s/%06" PRIu64 ".txt", dir, unit);
+            pv_write_file(path, body.p, body.len);
+            st->files++;
+            break;
+        case PV_TAR_GZ_TXT:
+            snprintf(name, sizeof name, "%s/%06" PRIu64 ".txt", c->dir, unit);
+            pv_archive_add(&ar, name, body.p, body.len);
+            break;
+        case PV_TAR_JSONL_ZST:
+            pv_zstd(&z, &body);
+            snprintf(name, sizeof name, "%s/%02" PRIu64 ".jsonl.zst", c->dir, unit);
+            pv_archive_add(&ar, name, z.p, z.len);
+            break;
+        case PV_JSONL_ZST:
+        case PV_JSON_ZST:
+            pv_zstd(&z, &body);
+            snprintf(path, sizeof path, "%s/%s_%02" PRIu64 ".%s", dir, c->file, unit,
+                     c->format == PV_JSON_ZST ? "json.zst" : "jsonl.zst");
+            pv_write_file(path, z.p, z.len);
+            st->files++;
+            break;
+        }
+        unit++;
+    }
+    if (archive) {
+        pv_archive_close(&ar);
+        st->files++;
+    }
+    free(text.p);
+    free(body.p);
+    free(z.p);
+    free(len);
+    free(dir);
+}
+
+static void gen_pile_v1(const char *out, uint64_t size, uint64_t seed)
+{
+    printf("%-18s %-17s %5s %8s %12s %12s\n", "component", "dir", "files", "docs", "text bytes",
+           "mean doc");
+    stats_t total = {0};
+    for (int i = 0; i < (int)N_ELEMS(pile_v1); i++) {
+        stats_t st = {0};
+        pv_component(&pile_v1[i], i, out, size, seed, &st);
+        printf("%-18s %-17s %5" PRIu64 " %8" PRIu64 " %12" PRIu64 " %12.0f\n", pile_v1[i].name,
+               pile_v1[i].dir, st.files, st.docs, st.text_bytes,
+               (double)st.text_bytes / (double)st.docs);
+        total.files += st.files;
+        total.docs += st.docs;
+        total.text_bytes += st.text_bytes;
+    }
+    printf("%-18s %-17s %5" PRIu64 " %8" PRIu64 " %12" PRIu64 "\n", "total", "", total.files,
+           total.docs, total.text_bytes);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Command line                                                              */
 
 /* Same grammar as pm_size_parse (config.h): K/M/G/T and KiB.. are powers of
@@ -1449,13 +1736,15 @@ static bool dir_is_nonempty(const char *path)
 static void usage(FILE *f)
 {
     fputs("usage: pilemix-gencorpus --out DIR [--size BYTES] [--seed N]\n"
-          "                         [--profile demo|large|small] [--force]\n"
+          "                         [--profile demo|large|small|pile-v1] [--force]\n"
           "Writes a synthetic Pile-like lm_dataformat corpus (deterministic).\n"
           "  --size     total uncompressed text, e.g. 512M, 2G (default: 24M for demo,\n"
           "             2G for large and small)\n"
           "  --seed     document seed (default 1)\n"
           "  --profile  demo: Pile-like mix; large: mean document tens of KB;\n"
-          "             small: mean document under 1 KB\n"
+          "             small: mean document under 1 KB; pile-v1: a mini-Pile, the\n"
+          "             22 components of configs/pile-v1.json with the paper's relative\n"
+          "             sizes and mean documents, in their release formats (default 32M)\n"
           "  --force    write into a non-empty DIR (old corpus files of the\n"
           "             components are removed first)\n",
           f);
@@ -1509,12 +1798,19 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    if (!strcmp(profile_name, "pile-v1")) {
+        if (!force && dir_is_nonempty(out))
+            die("%s: directory exists and is not empty (use --force to write into it)", out);
+        make_dirs(out);
+        gen_pile_v1(out, size ? size : 32ull << 20, seed);
+        return 0;
+    }
     const profile_t *pr = NULL;
     for (size_t i = 0; i < N_ELEMS(profiles); i++)
         if (!strcmp(profiles[i].name, profile_name))
             pr = &profiles[i];
     if (!pr)
-        die("--profile: unknown profile '%s' (demo, large or small)", profile_name);
+        die("--profile: unknown profile '%s' (demo, large, small or pile-v1)", profile_name);
     if (!size)
         size = pr->default_size;
 

@@ -56,19 +56,26 @@ static inline int pm_config_spill_level(int spill_compression)
 }
 
 typedef struct pm_component_cfg {
-    char *name;       /* unique; refused if it has '/', control chars (C0, DEL, C1),
+    char *name;        /* unique; refused if it has '/', control chars (C0, DEL, C1),
                           * or is "." / ".." / "" */
-    char **paths;     /* expanded: ${VAR} substituted, relative-to-config resolved */
-    char **raw_paths; /* as written in the config */
-    size_t n_paths;   /* >= 1 */
-    double epochs;    /* > 0, <= PM_MAX_EPOCHS */
-    char *text_key;   /* default "text": where a JSON object's text is */
-    char *meta_key;   /* default "meta" */
-    char **exclude;   /* fnmatch(3) globs (FNM_PATHNAME) over identity paths */
+    char **paths;      /* expanded: ${VAR} substituted, relative-to-config resolved */
+    char **raw_paths;  /* as written in the config */
+    size_t n_paths;    /* >= 1 */
+    double epochs;     /* > 0, <= PM_MAX_EPOCHS; 0 when the component has a share
+                       * (until the census turns the share into epochs: see
+                       * pm_shares_solve in census.h, after which it holds them) */
+    double share;      /* (0,1]: fraction of the train split's text bytes; 0 = none */
+    double max_epochs; /* with share: the most epochs the share may need; default 1 */
+    char *text_key;    /* default "text": where a JSON object's text is */
+    char *meta_key;    /* default "meta" */
+    char **exclude;    /* fnmatch(3) globs (FNM_PATHNAME) over identity paths */
     size_t n_exclude;
 } pm_component_cfg_t;
 
 #define PM_MAX_EPOCHS 1000.0
+
+/* Shares must sum to 1 within this (they are written as decimals). */
+#define PM_SHARE_SUM_TOLERANCE 1e-6
 
 typedef struct pm_config {
     char *path;    /* the config file as given */
@@ -85,6 +92,8 @@ typedef struct pm_config {
     double test_fraction;  /* default 0.0; [0,1), val+test < 1 */
     int zstd_level;        /* default 3; 1..19 */
     bool keep_meta;        /* default true */
+    uint64_t train_bytes;  /* with shares: total train text bytes; 0 = the largest
+                            * total within every component's max_epochs */
 
     /* "run" (command-line flags override these) */
     char *work_dir;            /* default out_dir + ".work"; resolved */
@@ -115,6 +124,10 @@ int pm_config_load_string(pm_config_t *cfg, const char *json, const char *origin
                           pm_error_t *err);
 
 void pm_config_close(pm_config_t *cfg); /* accepts a zeroed or closed cfg */
+
+/* Whether the config weighs components by share (then all of them do: a
+ * config mixing shares and epochs is refused at load). */
+bool pm_config_has_shares(const pm_config_t *cfg);
 
 /* "512M", "2GiB", "64k", "1T", "12345" (bytes). K/M/G/T and KiB.. are powers
  * of 1024; KB/MB/GB/TB are powers of 1000. Case-insensitive. 0 or garbage or

@@ -67,6 +67,10 @@ enum {
     PM_CFG_OUTPUT = 1u << 1,   /* can change the output bytes: in the canonical form */
     PM_CFG_MIN_EXCL = 1u << 2, /* NUMBER/DURATION: value > dmin, not >= */
     PM_CFG_MAX_EXCL = 1u << 3, /* NUMBER/DURATION: value < dmax, not <= */
+    /* Optional, and its default means "not given" (components[].epochs, which
+     * a component may replace by a share): in the canonical form only when
+     * set, whatever its format, so the canonical form stays a loadable config. */
+    PM_CFG_UNSET_OMITTED = 1u << 4,
 };
 
 /* The config format that introduced a key (see the canonical form rule). */

@@ -52,6 +52,10 @@ int pm_remove_tree(const char *path, pm_error_t *err);
 
 bool pm_path_exists(const char *path);
 
+/* XXH3-64 (seed 0) of a whole file's bytes, and its size; PM_EIO with err
+ * filled when it cannot be read. */
+int pm_file_xxh3(const char *path, uint64_t *hash, uint64_t *size, pm_error_t *err);
+
 /* "dir/name", malloc'd; NULL when out of memory. */
 char *pm_path_join(const char *dir, const char *name);
 

@@ -60,10 +60,15 @@ typedef struct pm_task_stats {
      * documents before holdout duplicates are dropped, train documents
      * once each (not per copy) */
     uint64_t len_log2[PM_SPLIT_COUNT][PM_LEN_BUCKETS];
+    /* Last, and not summed by pm_task_stats_add: the XXH3-64 of the input
+     * file's bytes on disk, computed while reading it (the manifest records
+     * it, `pilemix reproduce` checks it, the census cache keeps it). */
+    uint64_t file_xxh3;
 } pm_task_stats_t;
 
 #define PM_TASK_STATS_WORDS (sizeof(pm_task_stats_t) / sizeof(uint64_t))
 
+/* Sum the counters (every word but file_xxh3). */
 void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s);
 
 /* The opaque blob a task commits with its spill: pm_task_stats_t, then,

@@ -8,6 +8,7 @@
 #ifndef PILEMIX_MANIFEST_H
 #define PILEMIX_MANIFEST_H
 
+#include "pilemix/census.h"
 #include "pilemix/job.h"
 #include "pilemix/totals.h"
 
@@ -18,8 +19,10 @@
  * whether the file was made, res to its size and checksums. */
 int pm_rejects_merge(const pm_job_t *job, bool *written, pm_file_result_t *res, pm_error_t *err);
 
+/* inputs (may be NULL): the census of the plan's files as the run read
+ * them (their XXH3-64, documents and text bytes go in each input entry). */
 int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
-                      const pm_file_result_t *rejects, pm_error_t *err);
+                      const pm_file_result_t *rejects, const pm_census_t *inputs, pm_error_t *err);
 
 /* Load OUTDIR dir's manifest.json (a new reference), or NULL with err
  * filled (PM_EDATA: missing, not JSON, no files/components arrays). */
@@ -29,6 +32,11 @@ json_t *pm_manifest_load(const char *dir, pm_error_t *err);
  * of the documents each split got) and "doc_length_log2" (per split, the
  * documents by text length: element k counts texts of 2^k .. 2^(k+1)-1
  * bytes). Readers accept both; a format 1 manifest has no histogram. */
-#define PM_MANIFEST_FORMAT 2
+/* 3: each component's input_files entries gain "xxh3" (XXH3-64 of the
+ * file's bytes on disk, 16 hex digits), "documents" (kept) and "text_bytes",
+ * which `pilemix reproduce` checks; a config weighed by shares adds per
+ * component "share_asked" and "share_realized" (its fraction of the train
+ * text written), and "epochs" holds the epochs the census gave. */
+#define PM_MANIFEST_FORMAT 3
 
 #endif

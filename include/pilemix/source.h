@@ -56,6 +56,7 @@ typedef struct pm_source_opts {
     const char *relpath;  /* identity path of the file (exclude globs see members) */
     char *const *exclude; /* fnmatch(3) globs with FNM_PATHNAME, or NULL */
     size_t n_exclude;
+    bool hash_file; /* compute the file's XXH3-64 while reading (pm_source_file_hash) */
 } pm_source_opts_t;
 
 /* name: the file as messages name it (usually its path). */
@@ -67,6 +68,12 @@ int pm_source_next(pm_source_t *s, pm_doc_t *doc, pm_error_t *err);
 
 /* Bytes read from the file on disk so far (compressed bytes where it is). */
 uint64_t pm_source_bytes_in(const pm_source_t *s);
+
+/* With opts.hash_file: 1 and the XXH3-64 (seed 0) of every byte of the
+ * file on disk in *out when the reads covered it in order from byte 0 to
+ * `size` (the file was read to its end); 0 when they did not (a zip is read
+ * out of order: hash it with pm_file_xxh3 instead). */
+int pm_source_file_hash(const pm_source_t *s, uint64_t size, uint64_t *out);
 
 /* Members met so far, and the path of member i (1-based). */
 uint32_t pm_source_members(const pm_source_t *s);

@@ -18,6 +18,7 @@
 
 #include "pilemix/error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -51,6 +52,12 @@ struct pm_stream {
     uint64_t bytes; /* bytes returned so far: the offset of the next byte */
     int error;      /* sticky */
     pm_error_t saved;
+    /* Optional: an XXH3_state_t every byte read is fed to, as long as the
+     * reads are sequential from byte 0 (a seek that moves elsewhere sets
+     * tap_broken: a zip's central directory is read out of order). The
+     * owner of the state sets tap; the stream never frees it. */
+    void *tap;
+    bool tap_broken;
 };
 
 /* A file opened for reading. PM_EIO when it cannot be opened. */

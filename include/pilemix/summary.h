@@ -13,6 +13,7 @@
 #include "pilemix/mix.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,8 @@ typedef struct pm_summary_row {
     uint64_t rejected;
     uint64_t empty_docs, blank_lines;
     double epochs, realized;
+    double share_asked;    /* a share config's; NAN when weighed by epochs */
+    double share_realized; /* train text written (copies) / the train total */
 } pm_summary_row_t;
 
 typedef struct pm_summary {
@@ -31,6 +34,7 @@ typedef struct pm_summary {
     size_t n_rows;
     uint64_t n_files; /* output data files (train, val, test; not rejects) */
     uint64_t zst_bytes, raw_bytes;
+    bool shares; /* the config weighs by share: the table shows them */
 } pm_summary_t;
 
 /* Rows for n components, zeroed. 0 or PM_ENOMEM. */

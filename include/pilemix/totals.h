@@ -60,6 +60,9 @@ int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_
 /* Realized epochs of a component: train copies / train documents. */
 double pm_totals_realized_epochs(const pm_totals_t *t, size_t comp);
 
+/* Component c's share of the train text written (copies counted). */
+double pm_totals_realized_share(const pm_totals_t *t, size_t c);
+
 /* Human summary table (one row per component, plus totals). */
 void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *out);
 

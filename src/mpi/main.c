@@ -1,8 +1,10 @@
 /* pilemix command line: parses arguments, runs a subcommand, maps the result
  * to an exit status (0 ok, 1 the job failed, 2 usage or config error, 128+n
  * interrupted by signal n). The only place that exits. */
+#include "count.h"
 #include "interrupt.h"
 #include "peers.h"
+#include "reproduce.h"
 #include "run.h"
 #include "verify.h"
 
@@ -28,10 +30,19 @@ static const char usage_text[] =
     "pilemix " PM_VERSION " - assemble a shuffled, sharded Pile from lm_dataformat corpora\n"
     "\n"
     "usage:\n"
-    "  pilemix plan   CONFIG              expand the inputs, print the mix table and the disk\n"
-    "                                     space the run needs (no MPI)\n"
+    "  pilemix plan   CONFIG              expand the inputs, print the files, epochs and the\n"
+    "                                     disk space the run needs (no MPI)\n"
+    "  pilemix plan   CONFIG --count [--json]\n"
+    "                                     read the data (in parallel under mpirun): the Pile\n"
+    "                                     paper's Table 1 (documents, text size, mean document,\n"
+    "                                     epochs, effective size, share of the mix); cached\n"
+    "                                     per file in run.work_dir/census.json\n"
     "  pilemix run    CONFIG [options]    build the dataset; launch with mpirun -np N\n"
     "  pilemix verify OUTDIR              re-read every output file against the manifest\n"
+    "  pilemix reproduce OUTDIR --into DIR [--resume] [--work-dir DIR] [--mem-per-rank SIZE]\n"
+    "                                     rerun OUTDIR's config into DIR (inputs checked by\n"
+    "                                     size and XXH3-64 first) and compare every file;\n"
+    "                                     exit 0 only when all match\n"
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
     "  pilemix report OUTDIR [-o FILE]    one self-contained HTML page with plots (default\n"
     "                                     FILE: OUTDIR.report.html; - for stdout)\n"
@@ -116,37 +127,6 @@ static int exit_status(int rc)
     case PM_EINTR: return 128 + pm_interrupt_job_signal();
     default: return 1;
     }
-}
-
-static int cmd_plan(int argc, char **argv)
-{
-    if (argc != 1)
-        return usage_error("plan takes exactly one CONFIG%s", "");
-    pm_config_t cfg;
-    pm_plan_t plan;
-    pm_error_t err;
-    pm_error_clear(&err);
-    memset(&plan, 0, sizeof plan);
-    int rc = pm_config_load(&cfg, argv[0], &err);
-    if (rc == 0) {
-        rc = pm_plan_build(&plan, &cfg, &err);
-        if (rc == 0) {
-            pm_plan_print_table(&plan, &cfg, stdout);
-            pm_job_space_t sp;
-            rc = pm_job_estimate_space(&cfg, &plan, &sp, &err);
-            if (rc == 0)
-                pm_job_print_space(&cfg, &sp, stdout);
-        }
-        pm_plan_close(&plan);
-        pm_config_close(&cfg);
-    }
-    if (rc < 0) {
-        PM_ERROR_CHECK(&err, rc);
-        char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
-        pm_error_format(&err, line, sizeof line);
-        fprintf(stderr, "pilemix: error: %s\n", line);
-    }
-    return exit_status(rc);
 }
 
 /* A failed command's error line: "pilemix: CMD: file:line:col: message". */
@@ -324,25 +304,40 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version"))
         return print_version();
-    if (!strcmp(cmd, "plan"))
-        return cmd_plan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plan")) {
+        /* Only the census needs MPI (it reads the data on every rank). */
+        bool count = false;
+        for (int i = 2; i < argc; i++)
+            count |= !strcmp(argv[i], "--count");
+        if (!count)
+            return exit_status(pm_plan_main(argc - 2, argv + 2));
+        MPI_Init(&argc, &argv);
+        pm_peers_init();
+        int rc = pm_plan_main(argc - 2, argv + 2);
+        pm_peers_close();
+        MPI_Finalize();
+        return exit_status(rc);
+    }
     if (!strcmp(cmd, "stats"))
         return exit_status(pm_stats_main(argc - 2, argv + 2));
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample"))
         return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "verify")) {
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "verify") || !strcmp(cmd, "reproduce")) {
         pm_run_opts_t opts;
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)
             return 2;
         MPI_Init(&argc, &argv);
         /* After MPI_Init, so that nothing in it replaces them. Only `run`
-         * stops cleanly; verify and the rest keep the default (exit at once). */
-        if (!strcmp(cmd, "run"))
+         * (and reproduce, which runs) stops cleanly; verify and the rest keep
+         * the default (exit at once). */
+        if (strcmp(cmd, "verify"))
             pm_interrupt_install();
         pm_peers_init();
-        int rc = !strcmp(cmd, "run") ? pm_run(&opts) : pm_verify_main(argc - 2, argv + 2);
+        int rc = !strcmp(cmd, "run")         ? pm_run(&opts)
+                 : !strcmp(cmd, "reproduce") ? pm_reproduce_main(argc - 2, argv + 2)
+                                             : pm_verify_main(argc - 2, argv + 2);
         pm_peers_close();
         MPI_Finalize();
         return exit_status(rc);

@@ -4,6 +4,7 @@
 #include "run.h"
 
 #include "agree.h"
+#include "count.h"
 #include "dispatch.h"
 #include "interrupt.h"
 #include "peers.h"
@@ -17,6 +18,7 @@
 #include "pilemix/job.h"
 #include "pilemix/manifest.h"
 #include "pilemix/scatter.h"
+#include "pilemix/table.h"
 #include "pilemix/totals.h"
 
 #include <errno.h>
@@ -124,6 +126,8 @@ typedef struct run {
     /* the gather's reading, summed over ranks on rank 0 for the summary:
      * emitted bytes, pread calls, bytes read, opens, most files open */
     uint64_t io[5];
+    double *share_epochs; /* a config with shares: the epochs its census gave */
+    pm_census_t inputs;   /* rank 0: each input as the scatter counted it */
 } run_t;
 
 /* Rank 0, as soon as the config is loaded: the first line of the job's
@@ -153,7 +157,8 @@ static void say_start(const run_t *r)
 static int prepare(run_t *r, pm_error_t *err)
 {
     const pm_run_opts_t *o = r->opts;
-    PM_TRY(pm_config_load(&r->cfg, o->config_path, err));
+    PM_TRY(o->config_json ? pm_config_load_string(&r->cfg, o->config_json, o->config_path, err)
+                          : pm_config_load(&r->cfg, o->config_path, err));
     r->have_cfg = true;
     if (o->work_dir) {
         free(r->cfg.work_dir);
@@ -164,6 +169,8 @@ static int prepare(run_t *r, pm_error_t *err)
     if (o->mem_per_rank)
         r->cfg.mem_per_rank = o->mem_per_rank;
     say_start(r);
+    for (size_t c = 0; r->share_epochs && c < r->cfg.n_components; c++)
+        r->cfg.components[c].epochs = r->share_epochs[c];
     PM_TRY(pm_plan_build(&r->plan, &r->cfg, err));
     r->have_plan = true;
     r->cfg_json = pm_config_pack(&r->cfg);
@@ -190,6 +197,79 @@ static int prepare(run_t *r, pm_error_t *err)
         }
     }
     return pm_state_prepare(&r->state, &r->cfg, &r->plan, &r->layout, o->resume, o->force, err);
+}
+
+/* Collective, before anything is prepared: a config weighed by shares gets
+ * its epochs from a census of the inputs (cached in the work directory, so
+ * a resumed or repeated run reads nothing again), and a share that needs
+ * more than max_epochs is refused before any directory is touched. The
+ * epochs go to rank 0's prepare(), which ships them with the config. */
+static int shares_first(run_t *r, pm_error_t *err)
+{
+    const pm_run_opts_t *o = r->opts;
+    int shares = 0, rc = 0;
+    if (r->rank == 0) {
+        pm_config_t cfg;
+        rc = o->config_json ? pm_config_load_string(&cfg, o->config_json, o->config_path, err)
+                            : pm_config_load(&cfg, o->config_path, err);
+        shares = rc == 0 && pm_config_has_shares(&cfg);
+        if (rc == 0)
+            pm_config_close(&cfg);
+        pm_error_clear(err); /* prepare() loads it again and says what is wrong */
+    }
+    MPI_Request req;
+    MPI_Ibcast(&shares, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_wait(&req);
+    if (!shares)
+        return 0;
+    pm_config_t cfg;
+    pm_plan_t plan;
+    PM_TRY(pm_count_setup(o->config_path, o->config_json, false, &cfg, &plan, err));
+    if (o->work_dir) {
+        free(cfg.work_dir);
+        if (!(cfg.work_dir = strdup(o->work_dir)))
+            collective_nomem(r->rank, "the census");
+    }
+    pm_census_t census;
+    size_t nc = cfg.n_components;
+    if (pm_census_init(&census, plan.n_files) < 0 ||
+        !(r->share_epochs = calloc(nc + 1, sizeof *r->share_epochs)))
+        collective_nomem(r->rank, "the census");
+    pm_count_stats_t st;
+    rc = pm_count_census(&cfg, &plan, &census, o->progress_secs, &st, err);
+    if (rc == 0 && r->rank == 0) {
+        pm_census_file_t *comp = calloc(nc + 1, sizeof *comp);
+        double total = 0;
+        rc = comp ? 0 : pm_error_nomem(err);
+        if (rc == 0) {
+            pm_census_components(&census, &plan, nc, comp);
+            rc = pm_shares_solve(&cfg, comp, r->share_epochs, &total, err);
+        }
+        if (rc == 0) {
+            char t[PM_FMT_MAX];
+            fprintf(stderr,
+                    "pilemix: shares: %s of train text in all; epochs from the census (%llu files "
+                    "read, %llu from the cache):",
+                    pm_fmt_bytes(total, t), (unsigned long long)st.counted,
+                    (unsigned long long)st.cached);
+            for (size_t c = 0; c < nc; c++)
+                fprintf(stderr, "%s %s %.4f", c ? "," : "", cfg.components[c].name,
+                        r->share_epochs[c]);
+            fputc('\n', stderr);
+            fflush(stderr);
+        }
+        if (rc < 0)
+            report(0, rc, err);
+        free(comp);
+    }
+    pm_census_close(&census);
+    pm_plan_close(&plan);
+    pm_config_close(&cfg);
+    MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    pm_mpi_wait(&req);
+    if (rc < 0 && r->rank != 0)
+        pm_error_set(err, rc, NULL, 0, "stopped: rank 0 failed");
+    return rc;
 }
 
 /* Rank 0, after prepare(): say what --resume found. Returns 1 when the
@@ -636,6 +716,8 @@ static int take_task(void *ctx, uint32_t task, const void *blob, size_t len)
      * identity order needs them); counters from its share. */
     pm_task_stats_t st;
     PM_TRY(pm_job_load_task_blob(&r->job, task, blob, len, &st, r->err));
+    if (r->rank == 0 && r->inputs.files) /* the manifest's input entries, the census cache */
+        pm_census_from_stats(&r->inputs.files[task], &r->cfg, &r->plan, task, &st);
     if ((int)(task % (uint32_t)r->size) != r->rank)
         return 0;
     pm_task_stats_add(&r->totals.comp[r->plan.files[task].component], &st);
@@ -648,6 +730,8 @@ static int open_spills(run_t *r, pm_error_t *err)
 {
     size_t n_tasks = r->plan.n_files;
     uint32_t nb = pm_layout_total_buckets(&r->layout);
+    if (r->rank == 0 && pm_census_init(&r->inputs, n_tasks) < 0)
+        collective_nomem(r->rank, "the input census");
     r->bucket_records = calloc(nb, sizeof(uint64_t));
     r->bucket_bytes = calloc(nb, sizeof(uint64_t));
     int *wrote = calloc((size_t)r->size, sizeof *wrote);
@@ -851,7 +935,15 @@ static int finish(run_t *r, pm_error_t *err)
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
-    PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, err));
+    PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, &r->inputs, err));
+    /* What the scatter counted is the census: cache it, so that plan --count
+     * and a run with shares never read these files again. */
+    if (pm_census_cache_save(&r->inputs, &r->cfg, &r->plan, err) < 0) {
+        char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+        pm_error_format(err, line, sizeof line);
+        fprintf(stderr, "pilemix: warning: census cache not written: %s\n", line);
+        pm_error_clear(err);
+    }
     double now = pm_now();
     printf("pilemix: %s: %zu input files -> %s\n", r->cfg.name, r->plan.n_files, r->cfg.out_dir);
     pm_totals_print_summary(&r->job, &r->totals, stdout);
@@ -890,6 +982,8 @@ static void run_close(run_t *r)
     free(r->bucket_bytes);
     free(r->cfg_json);
     free(r->plan_json);
+    free(r->share_epochs);
+    pm_census_close(&r->inputs);
     pm_totals_free(&r->totals);
     if (r->have_job)
         pm_job_close(&r->job);
@@ -903,8 +997,11 @@ static void run_close(run_t *r)
 /* Rank 0, once, when the ranks agreed that a signal stopped the job. */
 static void say_interrupted(const pm_run_opts_t *o)
 {
-    fprintf(stderr, "pilemix: interrupted: continue with pilemix run --resume %s%s%s\n",
-            o->config_path, o->work_dir ? " --work-dir " : "", o->work_dir ? o->work_dir : "");
+    if (o->resume_hint)
+        fprintf(stderr, "pilemix: interrupted: continue with %s\n", o->resume_hint);
+    else
+        fprintf(stderr, "pilemix: interrupted: continue with pilemix run --resume %s%s%s\n",
+                o->config_path, o->work_dir ? " --work-dir " : "", o->work_dir ? o->work_dir : "");
     fflush(stderr);
 }
 
@@ -942,6 +1039,11 @@ int pm_run(const pm_run_opts_t *opts)
     r.err = &err;
     /* Every rank reads the same PILEMIX_FAULT; rank 0 reports a bad one. */
     int rc = pm_fault_init(r.rank, &err);
+    MPI_Request sreq;
+    MPI_Ibcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD, &sreq);
+    pm_mpi_wait(&sreq);
+    if (rc == 0 && (rc = shares_first(&r, &err)) < 0)
+        goto done; /* said by rank 0; the same status on every rank */
     if (r.rank == 0) {
         rc = rc ? rc : prepare(&r, &err);
         if (rc < 0)

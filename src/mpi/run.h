@@ -11,9 +11,13 @@
 
 typedef struct pm_run_opts {
     const char *config_path;
-    const char *work_dir;  /* NULL: from the config */
-    uint64_t mem_per_rank; /* 0: from the config */
-    double progress_secs;  /* default 10; 0 = off */
+    /* When set, the config's text (`reproduce`); config_path then names it
+     * in messages and gives the directory relative paths start from. */
+    const char *config_json;
+    const char *resume_hint; /* the command that continues the job, when not `run --resume` */
+    const char *work_dir;    /* NULL: from the config */
+    uint64_t mem_per_rank;   /* 0: from the config */
+    double progress_secs;    /* default 10; 0 = off */
     bool resume, force, keep_work;
     bool no_space_check; /* run even when the work directory looks too small */
 } pm_run_opts_t;

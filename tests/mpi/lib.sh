@@ -8,6 +8,8 @@
 #                                     exits 77 (meson: SKIP) when every case was skipped
 #   fault_killed RC LOG PLACE [RANK]  the run ended because PILEMIX_FAULT killed a rank
 #   wait_stopped LOG                  wait until a rank stopped itself (PILEMIX_FAULT ...:stop)
+#   work_gone DIR                     a work directory after success: absent, or holding
+#                                     only the census cache (census.json)
 set -eu
 : "${PILEMIX:?}" "${PMCHECK:?}" "${GENCORPUS:?}"
 base=${PM_TEST_TMP:-/tmp}
@@ -39,6 +41,10 @@ pm() {
     shift
     # </dev/null: mpirun forwards stdin, which would eat a caller's loop input.
     timeout 300 mpirun --oversubscribe -np "$np" "$PILEMIX" "$@" </dev/null
+}
+
+work_gone() {
+    [ ! -e "$1" ] || [ "$(ls -A "$1")" = census.json ]
 }
 
 same_output() {

@@ -13,7 +13,7 @@ mv "$T/out" "$T/ref"
 # Nothing to resume: starts a run.
 if pm 2 run "$T/cfg.json" --resume --progress 0 >"$T/log" 2>&1 &&
     grep -q -- "--resume: no interrupted run in .*starting a new run" "$T/log" &&
-    same_output "$T/ref" "$T/out" && [ ! -e "$T/out.work" ]; then
+    same_output "$T/ref" "$T/out" && work_gone "$T/out.work"; then
     ok "resume with nothing there starts a run, says so, same bytes"
 else
     cat "$T/log"; not_ok "resume with nothing there"
@@ -24,7 +24,7 @@ snapshot() { (cd "$T/out" && find . -printf '%p %i %T@ %s\n' | sort); }
 snapshot >"$T/before"
 if pm 2 run "$T/cfg.json" --resume --progress 0 >"$T/log" 2>&1 &&
     grep -q "already complete for this config.*nothing to do" "$T/log" &&
-    ! grep -q "time:" "$T/log" && snapshot | cmp -s - "$T/before" && [ ! -e "$T/out.work" ]; then
+    ! grep -q "time:" "$T/log" && snapshot | cmp -s - "$T/before" && work_gone "$T/out.work"; then
     ok "resume after completion: exit 0, nothing to do, nothing touched"
 else
     cat "$T/log"; snapshot | diff "$T/before" - | head; not_ok "resume after completion"
@@ -62,7 +62,7 @@ victim=$(cd "$T/out" && ls train | head -1)
 truncate -s -1 "$T/out/train/$victim"
 if expect_fail 2 "not complete for this config: train/$victim is not the size.*--force" \
     pm 2 run "$T/cfg.json" --resume --progress 0 && [ -e "$T/out/train/$victim" ] &&
-    [ ! -e "$T/out.work" ]; then
+    work_gone "$T/out.work"; then
     ok "a damaged output without state is refused, naming the file"
 else
     not_ok "damaged output"

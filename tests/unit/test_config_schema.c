@@ -445,7 +445,8 @@ START_TEST(test_doc_cells)
     } real[] = {
         {"seed", "integer ≥ 0, default 0"},
         {"components[].paths", "non-empty array of paths, required"},
-        {"components[].epochs", "number > 0, ≤ 1000, required"},
+        {"components[].epochs",
+         "number > 0, ≤ 1000, default none: each component has `epochs` or `share`"},
         {"output.train_shards", "integer 1..100000, default 30"},
         {"output.val_fraction", "number in [0,1), default 0"},
         {"output.keep_meta", "bool, default true"},

@@ -79,6 +79,14 @@ static char *with_key(const pm_cfg_key_t *k, const char *key)
     ck_assert_ptr_nonnull(doc);
     json_t *v = json_loads(k->example, JSON_DECODE_ANY, &je);
     ck_assert_msg(v != NULL, "%s: example %s is not JSON: %s", k->name, k->example, je.text);
+    /* The weight rows need a config weighed by shares: its one component
+     * gets share 1 instead of its epochs. */
+    json_t *comp = json_array_get(json_object_get(doc, "components"), 0);
+    if (!strcmp(k->name, "share") || !strcmp(k->name, "max_epochs") ||
+        !strcmp(k->name, "train_bytes")) {
+        json_object_del(comp, "epochs");
+        json_object_set_new(comp, "share", json_real(1.0));
+    }
     json_object_set_new(row_target(doc, k), key, v);
     char *s = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);

@@ -187,7 +187,7 @@ START_TEST(test_manifest_fields)
     mfx_t x;
     mfx_init(&x);
     pm_error_t err;
-    int rc = pm_manifest_write(&x.job, &x.t, false, NULL, &err);
+    int rc = pm_manifest_write(&x.job, &x.t, false, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     json_t *m = load_manifest(&x);
 
@@ -293,16 +293,16 @@ START_TEST(test_manifest_deterministic)
     mfx_init(&x);
     mfx_init(&y);
     pm_error_t err;
-    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, &err), 0);
+    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, NULL, &err), 0);
     char *a = out_file(&x, "manifest.json");
-    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, &err), 0);
+    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, NULL, &err), 0);
     char *b = out_file(&x, "manifest.json");
     ck_assert_str_eq(a, b);
     /* A run that was resumed and cut differently writes the same manifest. */
     *y.t.passes = 3;
     *y.t.files_reused = 0;
     *y.t.tasks_reused = 0;
-    ck_assert_int_eq(pm_manifest_write(&y.job, &y.t, false, NULL, &err), 0);
+    ck_assert_int_eq(pm_manifest_write(&y.job, &y.t, false, NULL, NULL, &err), 0);
     char *c = out_file(&y, "manifest.json");
     ck_assert_str_eq(a, c);
     ck_assert_ptr_null(strstr(a, x.dir));
@@ -314,7 +314,7 @@ START_TEST(test_manifest_deterministic)
 
     /* And it does depend on what the files hold. */
     x.t.files[1].zst_xxh128[0] ^= 1;
-    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, &err), 0);
+    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, false, NULL, NULL, &err), 0);
     char *d = out_file(&x, "manifest.json");
     ck_assert_str_ne(a, d);
     free(a);
@@ -373,7 +373,7 @@ START_TEST(test_rejects_merge)
     ck_assert(memcmp(res.zst_xxh128, digest.digest, 16) == 0);
 
     /* The manifest lists it last, and so do the sums. */
-    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, true, &res, &err), 0);
+    ck_assert_int_eq(pm_manifest_write(&x.job, &x.t, true, &res, NULL, &err), 0);
     json_t *m = load_manifest(&x);
     json_t *files = json_object_get(m, "files");
     ck_assert_uint_eq(json_array_size(files), 5);

@@ -291,6 +291,11 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
     pm_error_t err;
     int rc = run_task(&x, 0, arena, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
+    /* The file's XXH3-64, computed while reading it. */
+    uint64_t want_hash, size;
+    ck_assert_int_eq(pm_file_xxh3(x.plan.files[0].path, &want_hash, &size, &err), 0);
+    ck_assert_uint_eq(st.file_xxh3, want_hash);
+    ck_assert_uint_ne(st.file_xxh3, 0);
     ck_assert_uint_eq(st.lines, n);
     ck_assert_uint_eq(st.docs, n);
     ck_assert_uint_eq(st.blank_lines, 0);

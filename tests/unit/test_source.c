@@ -41,7 +41,7 @@ static void read_all(const char *name, pm_format_t fmt, const char *exclude, got
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *excl[1] = {(char *)exclude};
-    pm_source_opts_t o = {1 << 20, name, excl, exclude ? 1 : 0};
+    pm_source_opts_t o = {1 << 20, name, excl, exclude ? 1 : 0, false};
     memset(g, 0, sizeof *g);
     pm_source_t *s;
     g->rc = pm_source_open(&s, path, name, fmt, &o, &g->err);

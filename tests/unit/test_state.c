@@ -532,6 +532,44 @@ START_TEST(test_foreign_work_dir_refused_even_with_force)
 }
 END_TEST
 
+/* The census cache outlives runs: a work directory holding only it is no
+ * earlier run (a fresh run starts without --force), --force keeps it, and
+ * success removes everything else (the whole directory when it is not
+ * there). */
+START_TEST(test_census_cache_kept)
+{
+    sfx_t x;
+    sfx_init(&x);
+    pm_error_t err;
+    char cache[1024];
+    snprintf(cache, sizeof cache, "%s/census.json", x.cfg.work_dir);
+    ck_assert_int_eq(pm_mkdir_p(x.cfg.work_dir, NULL), 0);
+    write_path(cache, "cache");
+    ck_assert_msg(prepare(&x, false, false, &err) == 0, "%s", err.msg);
+    ck_assert(exists_in(x.cfg.work_dir, "state.json"));
+    ck_assert(pm_path_exists(cache));
+    /* --force starts over and keeps it. */
+    ck_assert_msg(prepare(&x, false, true, &err) == 0, "%s", err.msg);
+    ck_assert(pm_path_exists(cache));
+    /* Success: only the cache is left. */
+    pm_state_t st;
+    pm_state_init(&st);
+    ck_assert_int_eq(pm_state_prepare(&st, &x.cfg, &x.plan, &x.layout, false, true, &err), 0);
+    ck_assert_int_eq(pm_state_complete(&st, false, &err), 0);
+    ck_assert(pm_path_exists(cache));
+    ck_assert(!exists_in(x.cfg.work_dir, "state.json"));
+    ck_assert(!exists_in(x.cfg.work_dir, "spill"));
+    ck_assert(!exists_in(x.cfg.work_dir, "lock"));
+    /* Without a cache the directory goes. */
+    unlink(cache);
+    pm_state_init(&st);
+    ck_assert_int_eq(pm_state_prepare(&st, &x.cfg, &x.plan, &x.layout, false, true, &err), 0);
+    ck_assert_int_eq(pm_state_complete(&st, false, &err), 0);
+    ck_assert(!pm_path_exists(x.cfg.work_dir));
+    sfx_free(&x);
+}
+END_TEST
+
 START_TEST(test_complete_and_streams)
 {
     sfx_t x;
@@ -745,6 +783,7 @@ int main(void)
     tcase_add_test(tc, test_foreign_work_dir_refused_even_with_force);
     tcase_add_test(tc, test_refused_fresh_run_is_repeatable);
     tcase_add_test(tc, test_complete_and_streams);
+    tcase_add_test(tc, test_census_cache_kept);
     tcase_add_test(tc, test_file_result_round_trip);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
