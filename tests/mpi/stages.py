@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Independent checks for the optional stages (issue 14): plain Python over
+the output files (zstd CLI to decompress), no pilemix code path.
+
+  stages.py gen DIR SEED            corpus: components A (4 files), B (2), C (1);
+                                    meta {"f": file, "pos": line, "n": lines, "score": .., "lang": ..}
+  stages.py prefix OUTDIR SIGMA     the first k of S train shards are a uniform
+                                    sample of k/S: per component, per source file and
+                                    per position quartile within sigma, for every k
+  stages.py subset PARENT SUB P     SUB is the prefix of PARENT's train order for fraction P
+  stages.py subset-bytes PARENT SUB B  ... the longest prefix with text bytes <= B
+  stages.py nested SMALL LARGE      SMALL's train lines are a prefix of LARGE's
+"""
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+
+
+def lines_of(path):
+    out = subprocess.run(["zstd", "-dc", path], check=True, stdout=subprocess.PIPE).stdout
+    assert out == b"" or out.endswith(b"\n"), path
+    return out.split(b"\n")[:-1] if out else []
+
+
+def train_files(outdir):
+    m = json.load(open(os.path.join(outdir, "manifest.json")))
+    return m, [f["path"] for f in m["files"] if f["split"] == "train"]
+
+
+def train_order(outdir):
+    """The train lines in global order: (shard path, lines) per shard."""
+    m, files = train_files(outdir)
+    return [(p, lines_of(os.path.join(outdir, p))) for p in files]
+
+
+def gen(d, seed):
+    rnd = random.Random(int(seed))
+    words = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]
+    comps = {"A": (4, 700), "B": (2, 500), "C": (1, 600)}
+    for c, (nfiles, nlines) in comps.items():
+        os.makedirs(os.path.join(d, c), exist_ok=True)
+        for f in range(nfiles):
+            name = "%s/%02d.jsonl" % (c, f)
+            with open(os.path.join(d, name), "w") as fh:
+                for j in range(nlines):
+                    text = "%s %d %d " % (c, f, j) + " ".join(rnd.choice(words) for _ in range(rnd.randint(5, 40)))
+                    meta = {"f": name, "pos": j, "n": nlines, "score": rnd.randint(0, 9),
+                            "lang": rnd.choice(["en", "de", "fr"])}
+                    fh.write(json.dumps({"text": text, "meta": meta}) + "\n")
+
+
+def prefix(outdir, sigma):
+    sigma = float(sigma)
+    order = train_order(outdir)
+    S = len(order)
+    recs = []  # per shard: list of (component, file, quartile)
+    for _, lines in order:
+        shard = []
+        for ln in lines:
+            o = json.loads(ln)
+            meta = o["meta"]
+            q = min(3, meta["pos"] * 4 // meta["n"])
+            shard.append((meta["pile_set_name"], meta["f"], "%s/q%d" % (meta["f"].split("/")[0], q)))
+        recs.append(shard)
+    total = {}
+    for shard in recs:
+        for r in shard:
+            for key in r:
+                total[key] = total.get(key, 0) + 1
+    worst = 0.0
+    checks = 0
+    seen = {}
+    for k in range(1, S):
+        for r in recs[k - 1]:
+            for key in r:
+                seen[key] = seen.get(key, 0) + 1
+        p = k / S
+        for key, n in total.items():
+            sd = math.sqrt(n * p * (1 - p))
+            z = abs(seen.get(key, 0) - n * p) / sd if sd else 0.0
+            worst = max(worst, z)
+            checks += 1
+            if z > sigma:
+                print("prefix: first %d of %d shards: %s has %d of %d copies, expected %.1f (%.1f sigma)"
+                      % (k, S, key, seen.get(key, 0), n, n * p, z))
+                return 1
+    print("prefix: %d checks over %d shards, %d groups, worst %.2f sigma" % (checks, S, len(total), worst))
+    return 0
+
+
+def cut_lines(parent, p):
+    m, files = train_files(parent)
+    S = len(files)
+    x = p * S
+    whole = S if x >= S else int(math.floor(x))
+    out = []
+    for s in range(whole):
+        out.append((files[s], lines_of(os.path.join(parent, files[s]))))
+    if whole < S:
+        lines = lines_of(os.path.join(parent, files[whole]))
+        n = len(lines)
+        take = min(n, int(math.floor((x - whole) * n + 0.5)))
+        if take:
+            out.append((files[whole], lines[:take]))
+    return out
+
+
+def cut_bytes(parent, b):
+    m, files = train_files(parent)
+    out, left = [], int(b)
+    for f in files:
+        lines = lines_of(os.path.join(parent, f))
+        took = []
+        for ln in lines:
+            tb = len(json.loads(ln)["text"].encode("utf-8"))
+            if tb > left:
+                break
+            left -= tb
+            took.append(ln)
+        if took:
+            out.append((f, took))
+        if len(took) < len(lines):
+            break
+    return out
+
+
+def compare(parent, sub, want):
+    got = train_order(sub)
+    if [p for p, _ in got] != [p for p, _ in want]:
+        print("subset: train files %s, expected %s" % ([p for p, _ in got], [p for p, _ in want]))
+        return 1
+    for (p, a), (_, b) in zip(got, want):
+        if a != b:
+            print("subset: %s: %d lines differ from the expected %d" % (p, len(a), len(b)))
+            return 1
+    for split in ("val", "test"):
+        a = os.path.join(parent, split + ".jsonl.zst")
+        b = os.path.join(sub, split + ".jsonl.zst")
+        if open(a, "rb").read() != open(b, "rb").read():
+            print("subset: %s differs from the parent's" % split)
+            return 1
+    m = json.load(open(os.path.join(sub, "manifest.json")))
+    n = sum(len(l) for _, l in want)
+    if m["subset"]["train_documents"] != n:
+        print("subset: manifest says %d train documents, expected %d" % (m["subset"]["train_documents"], n))
+        return 1
+    per = {}
+    for _, lines in want:
+        for ln in lines:
+            c = json.loads(ln)["meta"]["pile_set_name"]
+            per[c] = per.get(c, 0) + 1
+    for c in m["components"]:
+        if c["emitted"]["train"] != per.get(c["name"], 0):
+            print("subset: %s: manifest says %d train, counted %d" % (c["name"], c["emitted"]["train"], per.get(c["name"], 0)))
+            return 1
+    print("subset: %s: %d train lines in %d files as expected" % (sub, n, len(want)))
+    return 0
+
+
+def nested(small, large):
+    a = [ln for _, ls in train_order(small) for ln in ls]
+    b = [ln for _, ls in train_order(large) for ln in ls]
+    if len(a) > len(b) or b[: len(a)] != a:
+        print("nested: %s (%d lines) is not a prefix of %s (%d lines)" % (small, len(a), large, len(b)))
+        return 1
+    print("nested: %s (%d lines) is a prefix of %s (%d lines)" % (small, len(a), large, len(b)))
+    return 0
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "gen":
+        gen(argv[2], argv[3])
+        return 0
+    if cmd == "prefix":
+        return prefix(argv[2], argv[3])
+    if cmd == "subset":
+        return compare(argv[2], argv[3], cut_lines(argv[2], float(argv[4])))
+    if cmd == "subset-bytes":
+        return compare(argv[2], argv[3], cut_bytes(argv[2], int(argv[4])))
+    if cmd == "nested":
+        return nested(argv[2], argv[3])
+    print("unknown command " + cmd)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
