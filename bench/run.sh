@@ -9,7 +9,9 @@
 # Environment (all optional):
 #   BENCH_SIZE     text per corpus, as pilemix-gencorpus --size takes it (default 2G)
 #   BENCH_SEED     corpus seed (default 1)
-#   BENCH_PROFILES corpora to run (default "large small")
+#   BENCH_PROFILES corpora to run (default "large small small-gz"); PROFILE-gz is
+#                  corpus PROFILE with every input recompressed as .jsonl.gz
+#                  (gzip -6), its floor `zcat` in place of `zstd -dc`
 #   BENCH_RANKS    rank counts (default "1 2")
 #   BENCH_MEM      budget of the memory-bound runs (default 256M; target = budget + 64 MiB)
 #   BENCH_REPS     repeat every measurement, keep the one with least CPU (default 1)
@@ -43,7 +45,7 @@ root=$PWD
 
 size=${BENCH_SIZE:-2G}
 seed=${BENCH_SEED:-1}
-profiles=${BENCH_PROFILES:-large small}
+profiles=${BENCH_PROFILES:-large small small-gz}
 ranks_list=${BENCH_RANKS:-1 2}
 membudget=${BENCH_MEM:-256M}
 reps=${BENCH_REPS:-1}
@@ -135,6 +137,25 @@ make_corpus() {
     local p=$1 d
     d=$(corpus_dir "$p")
     [ -f "$d/.complete" ] && return 0
+    if [ "${p%-gz}" != "$p" ]; then
+        # The same documents as .jsonl.gz, as Dolma-style corpora ship.
+        local base x rel
+        make_corpus "${p%-gz}"
+        base=$(corpus_dir "${p%-gz}")
+        log "recompressing the ${p%-gz} corpus as .jsonl.gz (gzip -6) into ${d#$root/} (once)"
+        rm -rf "$d"
+        while IFS= read -r x; do
+            rel=${x#$base/}
+            rel=${rel%.zst}
+            mkdir -p "$(dirname "$d/$rel")"
+            case $x in
+            *.zst) zstd -qdc -- "$x" | gzip -6 >"$d/$rel.gz" ;;
+            *) gzip -6 -c -- "$x" >"$d/$rel.gz" ;;
+            esac
+        done < <(inputs "${p%-gz}")
+        date -u +%FT%TZ >"$d/.complete"
+        return 0
+    fi
     log "generating the $p corpus ($size, seed $seed) into ${d#$root/} (once)"
     rm -rf "$d"
     "$gencorpus" --out "$d" --profile "$p" --size "$size" --seed "$seed" >"$run/gen-$p.log" 2>&1 ||
@@ -143,7 +164,7 @@ make_corpus() {
 }
 
 # Inputs of a corpus, one per line, sorted (what the floor and shuf read).
-inputs() { find "$(corpus_dir "$1")" -type f \( -name '*.jsonl.zst' -o -name '*.jsonl' \) | sort; }
+inputs() { find "$(corpus_dir "$1")" -type f \( -name '*.jsonl.zst' -o -name '*.jsonl' -o -name '*.jsonl.gz' \) | sort; }
 
 # Decompress every input to stdout (zstd -dc for .zst, cat for plain).
 catinputs() {
@@ -151,6 +172,7 @@ catinputs() {
     while IFS= read -r x; do
         case $x in
         *.zst) zstd -qdc -- "$x" ;;
+        *.gz) gzip -dc -- "$x" ;;
         *) cat -- "$x" ;;
         esac
     done < <(inputs "$1")
@@ -283,7 +305,9 @@ bench_profile() {
     floor=$(f %.2f "$(tcpu "$p.dec") + $(tcpu "$p.comp")")
     local fwall
     fwall=$(f %.1f "$(tget "$p.dec" 1) + $(tget "$p.comp" 1)")
-    rows+=("$p	floor: zstd -dc + zstd -3 -T1	-	$fwall	$floor	$(f %.2f "$floor / $gb")	1.00	-	-	-	dec $(tcpu "$p.dec") s + comp $(tcpu "$p.comp") s")
+    local dec="zstd -dc"
+    [ "${p%-gz}" != "$p" ] && dec="zcat"
+    rows+=("$p	floor: $dec + zstd -3 -T1	-	$fwall	$floor	$(f %.2f "$floor / $gb")	1.00	-	-	-	dec $(tcpu "$p.dec") s + comp $(tcpu "$p.comp") s")
     local sgb scpu
     sgb=$(f %.4f "$injson / 1e9")
     scpu=$(tcpu "$p.shuf")

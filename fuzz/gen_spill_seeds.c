@@ -81,8 +81,8 @@ static void make(image_t *img, const char *dir, uint32_t buckets, size_t n, size
         if (with_meta)
             ml = (size_t)snprintf(meta, sizeof meta, "\"id\": %zu, \"src\": \"gen\"", i);
         uint64_t key = rnd(&seed);
-        pm_spill_rec_t rec = {key,          i * 100,     (uint32_t)(i % 3), (uint32_t)(i % 2),
-                              (uint32_t)tl, (uint32_t)ml};
+        pm_spill_rec_t rec = {
+            key, i * 100, (uint32_t)(i % 3), (uint32_t)(i % 2), (uint32_t)tl, (uint32_t)ml, 0, 0};
         uint32_t bucket = (uint32_t)(key % buckets);
         if (pm_spill_writer_add(w, bucket, &rec, text, meta, &err) < 0)
             die("add: %s", err.msg);

@@ -32,7 +32,7 @@ if ! [[ $secs =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 out=${FUZZ_BUILDDIR:-build-fuzz}
-targets=(${FUZZ_TARGETS:-fuzz_record fuzz_config fuzz_spill})
+targets=(${FUZZ_TARGETS:-fuzz_record fuzz_config fuzz_spill fuzz_source})
 
 # --- packages: clang and its libFuzzer runtime (in compiler-rt) -----------
 install_missing() {
@@ -50,7 +50,7 @@ install_missing() {
             "${missing[@]}" >/dev/null
     fi
 }
-install_missing clang libzstd-dev libxxhash-dev libjansson-dev
+install_missing clang libzstd-dev libxxhash-dev libjansson-dev libarchive-dev zlib1g-dev zstd xz-utils bzip2 zip
 clang_major=$(clang -dumpversion | cut -d. -f1)
 install_missing "libclang-rt-${clang_major}-dev"
 
@@ -60,7 +60,7 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # The core guard dir keeps mpi.h out of the core library, as in meson.build.
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer $san -D_GNU_SOURCE '-DPM_VERSION="fuzz"'
         -Isrc/core_guard -Iinclude)
-libs=(-lzstd -lxxhash -ljansson -lm -lpthread)
+libs=(-lzstd -lxxhash -ljansson -larchive -lz -lm -lpthread)
 
 mkdir -p "$out/obj"
 echo "fuzz: building the core library with $($CC --version | head -n1)"
@@ -91,8 +91,36 @@ $CC "${common[@]}" -Wall -Wextra -Werror fuzz/gen_spill_seeds.c "${objs[@]}" "${
 rm -rf "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
 mkdir -p "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
 ASAN_OPTIONS=detect_leaks=1 "$out/gen_spill_seeds" "$out/seeds/fuzz_spill" "$out/regressions/fuzz_spill"
+# Source seeds: one small valid file per input format, made by the standard
+# tools (never committed: binary), behind the format byte the target reads.
+src_seeds=$PWD/$out/seeds/fuzz_source
+rm -rf "$src_seeds" "$out/seedwork"
+mkdir -p "$src_seeds" "$out/seedwork/d"
+(
+    cd "$out/seedwork"
+    printf '{"text": "a", "meta": {"k": 1}}\n"bare"\n\n{"text": ["x", "y"]}\n' >d/a.jsonl
+    printf 'a book\nwith two lines\n' >d/b.txt
+    printf '["one", "two \\u00e9", {"text": "three"}]' >d/c.json
+    seed() { { printf "\\$(printf '%03o' "$1")"; cat; } >"$src_seeds/$2"; }
+    seed 0 jsonl <d/a.jsonl
+    zstd -q -c d/a.jsonl | seed 1 jsonl.zst
+    gzip -c d/a.jsonl | seed 2 jsonl.gz
+    xz -c d/a.jsonl | seed 3 jsonl.xz
+    bzip2 -c d/a.jsonl | seed 4 jsonl.bz2
+    gzip -c d/a.jsonl | seed 5 json.gz
+    zstd -q -c d/c.json | seed 6 json.zst
+    tar -cf - -C d a.jsonl b.txt | seed 7 tar
+    tar -czf - -C d a.jsonl b.txt | seed 8 tar.gz
+    (cd d && zip -q -r - a.jsonl b.txt) | seed 9 zip
+    seed 10 txt <d/b.txt
+    gzip -c d/b.txt | seed 11 txt.gz
+    zstd -q -c d/b.txt | seed 12 txt.zst
+)
 seeds_of() { # TARGET -> its seed directory
-    if [ "$1" = fuzz_spill ]; then echo "$out/seeds/fuzz_spill"; else echo "fuzz/corpus/$1"; fi
+    case $1 in
+    fuzz_spill | fuzz_source) echo "$out/seeds/$1" ;;
+    *) echo "fuzz/corpus/$1" ;;
+    esac
 }
 # Percent of seeds that must go deep. Spills: every seed is a valid spill,
 # so all should; records: many seeds are deliberately invalid JSON or UTF-8
@@ -102,6 +130,7 @@ min_deep() {
     case $1 in
     fuzz_spill) echo 90 ;;
     fuzz_record) echo 50 ;;
+    fuzz_source) echo 100 ;; # one valid file per format
     *) echo 90 ;;
     esac
 }

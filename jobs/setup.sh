@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libarchive-dev, zlib1g-dev: input formats; python3, gzip, xz-utils, bzip2,
+# tar: the format tests write their corpora with tools other than pilemix.
 packages=(meson ninja-build pkg-config gcc libopenmpi-dev openmpi-bin libzstd-dev
-          libxxhash-dev libjansson-dev check zstd xxhash jq)
+          libxxhash-dev libjansson-dev libarchive-dev zlib1g-dev check zstd xxhash jq
+          python3 gzip xz-utils bzip2 tar)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,14 @@ static int check_component_name(pm_cfg_ctx_t *c, const char *path, const void *o
     return 0;
 }
 
+static int check_meta_key(pm_cfg_ctx_t *c, const char *path, const void *obj)
+{
+    const pm_component_cfg_t *comp = obj;
+    if (comp->text_key && !strcmp(comp->text_key, comp->meta_key))
+        return pm_cfg_error(c, path, "must differ from text_key (both are \"%s\")", comp->meta_key);
+    return 0;
+}
+
 /* Names become directory-free labels in the output: unique. */
 static int validate_component(pm_cfg_ctx_t *c, void *top, void *obj, size_t index,
                               const char *prefix)
@@ -108,6 +116,7 @@ static const char *const on_bad_names[] = {
 #define COMP(m) PM_CFG_FIELD(pm_component_cfg_t, m)
 #define NO_RAW .raw_offset = PM_CFG_NONE, .count_offset = PM_CFG_NONE
 #define F1 .format = PM_CFG_FORMAT_1
+#define F2 .format = PM_CFG_FORMAT_2
 
 /* THE table. Rows of a section are in the order of parsing and of the
  * "allowed:" list in unknown-key errors. See config_schema.h for the fields
@@ -127,14 +136,30 @@ static const pm_cfg_key_t keys[] = {
     {SEC_COMPONENTS, "paths", PM_CFG_PATH_LIST, PM_CFG_REQUIRED | PM_CFG_OUTPUT, F1, COMP(paths),
      .raw_offset = offsetof(pm_component_cfg_t, raw_paths),
      .count_offset = offsetof(pm_component_cfg_t, n_paths), .imin = 1,
-     .doc = "files, directories (their `.jsonl.zst`/`.jsonl` files, recursively, sorted by "
-            "name) or globs. A path matching nothing is an error.",
+     .doc = "files, directories (every regular file under them, recursively, sorted by name: "
+            "each must be an input format of *Inputs* below or match `exclude`) or globs (their "
+            "matches in the input formats). A path matching nothing is an error.",
      .example = "[\"${PM_EXAMPLE_DATA}/a/*.jsonl.zst\", \"rel/b\"]"},
     {SEC_COMPONENTS, "epochs", PM_CFG_NUMBER, PM_CFG_REQUIRED | PM_CFG_OUTPUT | PM_CFG_MIN_EXCL, F1,
      COMP(epochs), NO_RAW, .dmin = 0.0, .dmax = PM_MAX_EPOCHS,
      .doc = "copies of each document in train; fractional part f: one extra copy with "
             "probability f",
      .example = "2.5"},
+    {SEC_COMPONENTS, "text_key", PM_CFG_STRING, PM_CFG_OUTPUT, F2, COMP(text_key), NO_RAW,
+     .def_s = "text",
+     .doc = "the key of a JSON object's text (a string or a list of strings, joined with "
+            "`\\n\\n`): `\"content\"` for The Stack, `\"raw_content\"` for RedPajama",
+     .example = "\"content\""},
+    {SEC_COMPONENTS, "meta_key", PM_CFG_STRING, PM_CFG_OUTPUT, F2, COMP(meta_key), NO_RAW,
+     .def_s = "meta", .check = check_meta_key,
+     .doc = "the key of a JSON object's meta object (optional in each document)",
+     .example = "\"metadata\""},
+    {SEC_COMPONENTS, "exclude", PM_CFG_STRING_LIST, PM_CFG_OUTPUT, F2, COMP(exclude),
+     .raw_offset = PM_CFG_NONE, .count_offset = offsetof(pm_component_cfg_t, n_exclude), .imin = 0,
+     .doc = "globs (fnmatch, `*` stops at `/`) over identity paths, archive members' included "
+            "(`\"*/README*\"`, `\"*.md\"`): matching files and members are not read; any other "
+            "file under a directory path must be an input",
+     .example = "[\"*.md\", \"docs/*\"]"},
 
     {SEC_OUTPUT, "dir", PM_CFG_PATH, PM_CFG_REQUIRED | PM_CFG_OUTPUT, F1, CFG(out_dir),
      .raw_offset = offsetof(pm_config_t, raw_out_dir), .count_offset = PM_CFG_NONE,
@@ -181,6 +206,12 @@ static const pm_cfg_key_t keys[] = {
      .doc = "a rank (or host) that has not answered for this long ends the job with an error "
             "naming it; keep it well above a file system's worst stall",
      .example = "\"90s\""},
+    {SEC_RUN, "max_bad_fraction", PM_CFG_NUMBER, PM_CFG_OUTPUT, F2, CFG(max_bad_fraction), NO_RAW,
+     .dmin = 0.0, .dmax = 1.0, .def_d = 0.05,
+     .doc = "the job fails when more than this share of one component's documents are bad "
+            "records (with `on_bad_record: \"skip\"`), even under `max_bad_records`; 1 turns "
+            "it off",
+     .example = "0.25"},
 };
 
 const pm_cfg_schema_t pm_config_schema = {sections, sizeof sections / sizeof *sections, keys,

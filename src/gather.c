@@ -59,7 +59,8 @@ static int load_whole_bucket(const pm_gather_in_t *in, uint32_t b, pass_ctx_t *c
             return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill: record cut short");
         memcpy(&rec, c->mem.arena.data + off, sizeof rec);
         size_t size = PM_SPILL_REC_HEADER + (size_t)rec.text_len + rec.meta_len;
-        if (size > c->mem.arena.len - off || rec.file >= c->job->plan->n_files)
+        if (size > c->mem.arena.len - off || rec.file >= c->job->plan->n_files ||
+            rec.member > c->job->n_members[rec.file])
             return pm_error_set(err, PM_EIO, NULL, 0, "damaged spill record");
         PM_TRY(push_entry(c, rec.key, off));
         off += size;
@@ -70,8 +71,9 @@ static int load_whole_bucket(const pm_gather_in_t *in, uint32_t b, pass_ctx_t *c
 static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, const char *meta)
 {
     pass_ctx_t *c = vctx;
-    if (rec->file >= c->job->plan->n_files)
-        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u", rec->file);
+    if (rec->file >= c->job->plan->n_files || rec->member > c->job->n_members[rec->file])
+        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u member %u",
+                            rec->file, rec->member);
     PM_TRY(push_entry(c, rec->key, c->mem.arena.len));
     if (pm_buf_append(&c->mem.arena, rec, PM_SPILL_REC_HEADER) < 0 ||
         pm_buf_append(&c->mem.arena, text, rec->text_len) < 0 ||
@@ -88,11 +90,14 @@ static const pm_spill_rec_t *rec_at(const pass_ctx_t *c, uint64_t off, pm_spill_
 
 static int cmp_identity(const pm_job_t *job, const pm_spill_rec_t *a, const pm_spill_rec_t *b)
 {
-    if (a->file != b->file) {
-        int r = strcmp(pm_job_file_component(job, a->file), pm_job_file_component(job, b->file));
+    if (a->file != b->file || a->member != b->member) {
+        int r = a->file == b->file ? 0
+                                   : strcmp(pm_job_file_component(job, a->file),
+                                            pm_job_file_component(job, b->file));
         if (r)
             return r;
-        r = strcmp(job->plan->files[a->file].relpath, job->plan->files[b->file].relpath);
+        /* relpath [+ "/" + member path]: DESIGN 1.4's identity path. */
+        r = pm_job_cmp_identity_path(job, a->file, a->member, b->file, b->member);
         if (r)
             return r;
     }

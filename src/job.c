@@ -2,6 +2,7 @@
 
 #include "pilemix/fsutil.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,13 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     job->layout = *layout;
     pm_mix_init(&job->mix, cfg->seed, cfg->val_fraction, cfg->test_fraction);
     job->file_hash = calloc(plan->n_files + 1, sizeof(uint64_t));
+    job->members = calloc(plan->n_files + 1, sizeof *job->members);
+    job->n_members = calloc(plan->n_files + 1, sizeof *job->n_members);
     job->spill_dir = pm_path_join(cfg->work_dir, "spill");
     job->rejects_dir = pm_path_join(cfg->work_dir, "rejects");
     job->results_dir = pm_path_join(cfg->work_dir, "results");
-    if (!job->file_hash || !job->spill_dir || !job->rejects_dir || !job->results_dir) {
+    if (!job->file_hash || !job->members || !job->n_members || !job->spill_dir ||
+        !job->rejects_dir || !job->results_dir) {
         pm_job_close(job);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     }
@@ -36,8 +40,22 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     return 0;
 }
 
+static void free_members(pm_job_t *job, size_t f)
+{
+    for (uint32_t m = 0; m < job->n_members[f]; m++)
+        free(job->members[f][m]);
+    free(job->members[f]);
+    job->members[f] = NULL;
+    job->n_members[f] = 0;
+}
+
 void pm_job_close(pm_job_t *job)
 {
+    if (job->members)
+        for (size_t f = 0; f < job->plan->n_files; f++)
+            free_members(job, f);
+    free(job->members);
+    free(job->n_members);
     free(job->file_hash);
     free(job->spill_dir);
     free(job->rejects_dir);
@@ -71,7 +89,10 @@ uint64_t pm_job_estimate_bytes(const pm_input_file_t *f)
 {
     /* Text compresses about 3-4x with zstd; over-estimating only makes
      * buckets smaller, under-estimating makes gather take extra passes. */
-    return f->format == PM_FORMAT_JSONL_ZST ? f->size * 4 : f->size;
+    if (f->format == PM_FORMAT_JSONL || f->format == PM_FORMAT_JSONL_ZST)
+        return f->format == PM_FORMAT_JSONL_ZST ? f->size * 4 : f->size; /* as always */
+    /* gzip ~3-4x on text, xz and bzip2 more; an archive may hold either. */
+    return pm_format_compressed(f->format) ? f->size * 5 : f->size;
 }
 
 /* Test-only overrides (documented in README, "Testing"): force tiny buckets
@@ -139,4 +160,110 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
     uint64_t bucket = test_override("PILEMIX_TEST_LAYOUT_BYTES");
     pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
                      bucket ? bucket : pm_job_bucket_budget(mem_per_rank));
+}
+
+int pm_task_blob_encode(pm_buf_t *out, const pm_task_stats_t *st, char *const *members,
+                        uint32_t n_members)
+{
+    pm_buf_reset(out);
+    PM_TRY(pm_buf_append(out, st, sizeof *st));
+    if (n_members == 0)
+        return 0;
+    PM_TRY(pm_buf_append(out, &n_members, sizeof n_members));
+    for (uint32_t i = 0; i < n_members; i++) {
+        uint32_t len = (uint32_t)strlen(members[i]);
+        PM_TRY(pm_buf_append(out, &len, sizeof len));
+        PM_TRY(pm_buf_append(out, members[i], len));
+    }
+    return 0;
+}
+
+int pm_job_load_task_blob(pm_job_t *job, uint32_t task, const void *blob, size_t len,
+                          pm_task_stats_t *st, pm_error_t *err)
+{
+    const char *p = blob, *end = p + len;
+    if (len < sizeof *st)
+        return pm_error_set(err, PM_ESTATE, NULL, 0, "task %u: commit record too short", task);
+    memcpy(st, p, sizeof *st);
+    p += sizeof *st;
+    free_members(job, task);
+    if (p == end)
+        return 0;
+    uint32_t n;
+    if (end - p < (ptrdiff_t)sizeof n)
+        goto bad;
+    memcpy(&n, p, sizeof n);
+    p += sizeof n;
+    if (n > (size_t)(end - p) / sizeof(uint32_t))
+        goto bad;
+    if (!(job->members[task] = calloc(n, sizeof(char *))))
+        return pm_error_nomem(err);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t l;
+        if (end - p < (ptrdiff_t)sizeof l)
+            goto bad;
+        memcpy(&l, p, sizeof l);
+        p += sizeof l;
+        if ((size_t)(end - p) < l)
+            goto bad;
+        if (!(job->members[task][i] = strndup(p, l)))
+            return pm_error_nomem(err);
+        job->n_members[task] = i + 1;
+        p += l;
+    }
+    if (p == end)
+        return 0;
+bad:
+    free_members(job, task);
+    return pm_error_set(err, PM_ESTATE, NULL, 0, "task %u: damaged member list in its commit",
+                        task);
+}
+
+int pm_job_identity_path(const pm_job_t *job, uint32_t file, uint32_t member, pm_buf_t *out)
+{
+    const char *rel = job->plan->files[file].relpath;
+    if (member == 0)
+        return pm_buf_append_str(out, rel);
+    if (member > job->n_members[file])
+        return PM_EINTERNAL;
+    return pm_buf_printf(out, "%s/%s", rel, job->members[file][member - 1]);
+}
+
+/* The bytes of relpath [+ "/" + member] one at a time: 0 past the end
+ * (identity paths hold no NUL). */
+typedef struct ident_iter {
+    const char *parts[3];
+    int k;
+} ident_iter_t;
+
+static void ident_init(ident_iter_t *it, const pm_job_t *job, uint32_t f, uint32_t m)
+{
+    it->parts[0] = job->plan->files[f].relpath;
+    it->parts[1] = m && m <= job->n_members[f] ? "/" : "";
+    it->parts[2] = m && m <= job->n_members[f] ? job->members[f][m - 1] : "";
+    it->k = 0;
+}
+
+static unsigned char ident_next(ident_iter_t *it)
+{
+    while (it->k < 3 && !*it->parts[it->k])
+        it->k++;
+    return it->k < 3 ? (unsigned char)*it->parts[it->k]++ : 0;
+}
+
+int pm_job_cmp_identity_path(const pm_job_t *job, uint32_t fa, uint32_t ma, uint32_t fb,
+                             uint32_t mb)
+{
+    if (fa == fb && ma == mb)
+        return 0;
+    ident_iter_t a, b;
+    ident_init(&a, job, fa, ma);
+    ident_init(&b, job, fb, mb);
+    for (;;) {
+        unsigned char x = ident_next(&a), y = ident_next(&b);
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (!x)
+            return 0;
+    }
 }

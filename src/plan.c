@@ -9,8 +9,10 @@
 #include "pilemix/buf.h"
 #include "pilemix/record.h"
 #include "pilemix/table.h"
+#include "pilemix/source.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -24,13 +26,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SUPPORTED_HINT "(.jsonl.zst or .jsonl)"
+#define SUPPORTED_HINT "(see README, Inputs)"
+#define UNRECOGNISED_SHOWN 5 /* files named in the message; the count says the rest */
 
 /* Which inode a plan entry is, to catch one file listed twice. */
 typedef struct file_id {
     dev_t dev;
     ino_t ino;
-    size_t idx; /* into plan->files */
+    size_t idx;    /* into plan->files before the sort */
+    uint32_t comp; /* its component */
+    char *path;    /* borrowed from the plan entry */
 } file_id_t;
 
 /* Expansion state for one component path. */
@@ -45,11 +50,53 @@ typedef struct expand {
     ino_t *dir_ino;
     size_t depth, depth_cap;
     file_id_t *ids; /* parallel to plan->files until the final sort */
+    /* Regular files under a directory path that are no input and match no
+     * exclude glob: the component fails listing them. */
+    size_t n_unrec;
+    pm_buf_t unrec;
 } expand_t;
+
+static bool excluded(const expand_t *e, const char *relpath)
+{
+    const pm_component_cfg_t *cc = &e->cfg->components[e->comp];
+    for (size_t i = 0; i < cc->n_exclude; i++)
+        if (fnmatch(cc->exclude[i], relpath, FNM_PATHNAME) == 0)
+            return true;
+    return false;
+}
+
+/* The usual reason a data file has a name pilemix does not read. */
+static const char *name_hint(const char *name)
+{
+    size_t n = strlen(name);
+#define ENDS(sfx) (n >= sizeof sfx - 1 && !strcmp(name + n - (sizeof sfx - 1), sfx))
+    if (ENDS(".json"))
+        return " (JSON lines? name it .jsonl; an array of strings? compress it as .json.zst)";
+    if (ENDS(".zst") || ENDS(".gz") || ENDS(".xz") || ENDS(".bz2") || ENDS(".zstd"))
+        return " (compressed what? name it .jsonl.gz, .txt.zst, ...)";
+    if (ENDS(".parquet") || ENDS(".arrow"))
+        return " (columnar files are not read: export JSON lines)";
+#undef ENDS
+    return "";
+}
 
 static const char *comp_name(const expand_t *e) { return e->cfg->components[e->comp].name; }
 
 static int nomem(expand_t *e) { return pm_error_nomem(e->err); }
+
+static int note_unrecognised(expand_t *e, const char *relpath, const char *name)
+{
+    if (e->n_unrec++ >= UNRECOGNISED_SHOWN)
+        return 0;
+    pm_buf_t shown;
+    pm_buf_init(&shown);
+    int rc = pm_escape_bytes(&shown, relpath, strlen(relpath));
+    if (rc == 0)
+        rc = pm_buf_printf(&e->unrec, "%s\"%s\"%s", e->unrec.len ? ", " : "",
+                           shown.data ? shown.data : "", name_hint(name));
+    pm_buf_free(&shown);
+    return rc < 0 ? nomem(e) : 0;
+}
 
 /* "component "C": path "P" <what>", plus the path as written when ${VAR} or
  * the config directory changed it, so the user can find the line. */
@@ -110,6 +157,24 @@ static int add_file(expand_t *e, const char *path, const char *relpath, const st
         return path_error(e, path, "is not readable: %s", strerror(en));
     }
     close(fd);
+    /* Its first bytes: a wrong name (gzip in a .jsonl, UTF-16 text) is
+     * always refused; a damaged compressed file only when on_bad_file is
+     * "fail" (under "skip" the run skips it and lists it). */
+    pm_error_t probe;
+    pm_error_clear(&probe);
+    int prc = pm_source_probe(path, (pm_format_t)fmt, &probe);
+    if (prc == PM_ENOMEM)
+        return nomem(e);
+    if (prc < 0 && (prc != PM_EDATA || e->cfg->on_bad_file == PM_ON_BAD_FAIL)) {
+        path_error(e, path, "%s%s", prc == PM_EDATA ? "is a bad file: " : "", probe.msg);
+        /* Damaged data fails the job (exit 1) as it would at run time; a
+         * name that lies about the content is the config's (exit 2). */
+        if (prc == PM_EDATA && e->err) {
+            e->err->code = PM_EDATA;
+            e->err->offset = probe.offset;
+        }
+        return prc == PM_EDATA ? PM_EDATA : PM_ECONFIG;
+    }
     pm_plan_t *p = e->plan;
     if (p->n_files == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;
@@ -136,7 +201,7 @@ static int add_file(expand_t *e, const char *path, const char *relpath, const st
     f->format = (pm_format_t)fmt;
     f->size = (uint64_t)st->st_size;
     f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    e->ids[p->n_files] = (file_id_t){st->st_dev, st->st_ino, p->n_files};
+    e->ids[p->n_files] = (file_id_t){st->st_dev, st->st_ino, p->n_files, e->comp, f->path};
     p->n_files++;
     return 0;
 }
@@ -239,6 +304,8 @@ static int walk_dir(expand_t *e, const char *dir, const char *relprefix, const s
         struct stat st;
         if ((rc = stat_entry(e, path.data, &st)) < 0)
             break;
+        if (excluded(e, rel.data))
+            continue; /* a file or a whole directory the user left out */
         if (S_ISDIR(st.st_mode)) {
             rc = walk_dir(e, path.data, rel.data, &st);
         } else {
@@ -249,6 +316,8 @@ static int walk_dir(expand_t *e, const char *dir, const char *relprefix, const s
                 rc = path_error(e, path.data, "is not a regular file");
             else if (fmt >= 0)
                 rc = add_file(e, path.data, rel.data, &st, fmt);
+            else if (S_ISREG(st.st_mode)) /* never skipped silently */
+                rc = note_unrecognised(e, rel.data, names[i]);
         }
     }
 done:
@@ -270,12 +339,16 @@ static int expand_one(expand_t *e, const char *path, const char *relpath, int fr
         return walk_dir(e, path, relpath, &st);
     if (!S_ISREG(st.st_mode))
         return path_error(e, path, "is not a regular file or directory");
+    if (from_glob && excluded(e, relpath))
+        return 0;
     const char *base = strrchr(path, '/');
     int fmt = pm_format_from_name(base ? base + 1 : path);
     if (fmt < 0)
         /* A glob like "data/x*" may catch a README; a file named on purpose
          * must be an input. */
-        return from_glob ? 0 : path_error(e, path, "is not a supported input file " SUPPORTED_HINT);
+        return from_glob ? 0
+                         : path_error(e, path, "is not a supported input file (%s)%s",
+                                      pm_format_list(), name_hint(base ? base + 1 : path));
     return add_file(e, path, relpath, &st, fmt);
 }
 
@@ -411,7 +484,7 @@ static int expand_path(expand_t *e, const char *path)
             rel--;
     }
     PM_TRY(expand_one(e, path, rel, 0));
-    if (S_ISDIR(st.st_mode) && e->plan->n_files == before)
+    if (S_ISDIR(st.st_mode) && e->plan->n_files == before && !e->n_unrec)
         return path_error(e, path, "is a directory with no supported input files " SUPPORTED_HINT);
     return 0;
 }
@@ -435,6 +508,96 @@ static int cmp_file(const void *a, const void *b)
     return strcmp(x->relpath, y->relpath);
 }
 
+/* realpath() of a path that may not exist yet: its deepest existing
+ * ancestor resolved, the rest appended. NULL when nothing resolves. */
+static char *resolve(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    const char *slash = strrchr(path, '/');
+    char *parent = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    if (!parent)
+        return NULL;
+    char *pr = !strcmp(parent, path) ? NULL : resolve(parent);
+    free(parent);
+    if (!pr)
+        return NULL;
+    const char *leaf = slash ? slash + 1 : path;
+    size_t n = strlen(pr) + strlen(leaf) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%s", pr, pr[strlen(pr) - 1] == '/' ? "" : "/", leaf);
+    free(pr);
+    return out;
+}
+
+/* Whether child is parent or below it (both resolved). */
+static bool is_under(const char *child, const char *parent)
+{
+    size_t n = strlen(parent);
+    if (n == 1 && parent[0] == '/')
+        return true;
+    return !strncmp(child, parent, n) && (child[n] == '\0' || child[n] == '/');
+}
+
+/* The directory a component path reads from: itself, or a glob's
+ * non-glob prefix. */
+static char *input_root(const char *path)
+{
+    const char *meta = strpbrk(path, "*?[");
+    if (!meta)
+        return strdup(path);
+    const char *slash = meta;
+    while (slash > path && slash[-1] != '/')
+        slash--;
+    return slash == path ? strdup(".") : strndup(path, (size_t)(slash - path));
+}
+
+/* A rerun must never read its own output: refuse output.dir or
+ * run.work_dir inside an input directory, and an input inside them. */
+static int check_containment(const pm_config_t *cfg, const pm_plan_t *plan, pm_error_t *err)
+{
+    const char *keys[2] = {"output.dir", "run.work_dir"};
+    const char *dirs[2] = {cfg->out_dir, cfg->work_dir};
+    char *real[2] = {NULL, NULL};
+    int rc = 0;
+    for (int k = 0; k < 2; k++)
+        if (dirs[k] && !(real[k] = resolve(dirs[k])))
+            real[k] = NULL; /* cannot resolve: nothing to compare */
+    for (size_t c = 0; c < cfg->n_components && rc == 0; c++)
+        for (size_t i = 0; i < cfg->components[c].n_paths && rc == 0; i++) {
+            char *root = input_root(cfg->components[c].paths[i]);
+            char *rr = root ? realpath(root, NULL) : NULL;
+            struct stat st;
+            if (rr && stat(rr, &st) == 0 && S_ISDIR(st.st_mode))
+                for (int k = 0; k < 2 && rc == 0; k++)
+                    if (real[k] && is_under(real[k], rr))
+                        rc = pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                                          "%s: \"%s\" is inside the input path \"%s\" of "
+                                          "component \"%s\": a rerun would read its own output; "
+                                          "put it outside the inputs",
+                                          keys[k], dirs[k], cfg->components[c].paths[i],
+                                          cfg->components[c].name);
+            free(root);
+            free(rr);
+        }
+    for (size_t f = 0; f < plan->n_files && rc == 0; f++) {
+        char *fr = realpath(plan->files[f].path, NULL);
+        for (int k = 0; fr && k < 2 && rc == 0; k++)
+            if (real[k] && is_under(fr, real[k]))
+                rc = pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                                  "input \"%s\" of component \"%s\" is inside %s (\"%s\"): "
+                                  "pilemix does not read what it writes; move it out",
+                                  plan->files[f].path,
+                                  cfg->components[plan->files[f].component].name, keys[k], dirs[k]);
+        free(fr);
+    }
+    free(real[0]);
+    free(real[1]);
+    return rc;
+}
+
 int pm_plan_build(pm_plan_t *plan, const pm_config_t *cfg, pm_error_t *err)
 {
     memset(plan, 0, sizeof *plan);
@@ -447,31 +610,55 @@ int pm_plan_build(pm_plan_t *plan, const pm_config_t *cfg, pm_error_t *err)
     int rc = 0;
     for (size_t c = 0; c < cfg->n_components && rc == 0; c++) {
         e.comp = (uint32_t)c;
-        size_t first = plan->n_files;
+        e.n_unrec = 0;
+        pm_buf_reset(&e.unrec);
         for (size_t i = 0; i < cfg->components[c].n_paths && rc == 0; i++) {
             e.path_idx = i;
             rc = expand_path(&e, cfg->components[c].paths[i]);
         }
-        /* One physical file reached twice (overlapping paths, or a symlink
-         * next to its target) would be read twice under two identities. */
-        if (rc == 0 && plan->n_files - first > 1) {
-            file_id_t *ids = e.ids + first;
-            size_t n = plan->n_files - first;
-            qsort(ids, n, sizeof *ids, cmp_id);
-            for (size_t i = 1; i < n; i++)
-                if (ids[i].dev == ids[i - 1].dev && ids[i].ino == ids[i - 1].ino) {
+        if (rc == 0 && e.n_unrec) {
+            rc = pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                              "component \"%s\": %zu file%s under its paths %s not input%s "
+                              "(%s): %s%s; list %s in the component's \"exclude\" globs (e.g. "
+                              "\"*.md\") or move %s away",
+                              cfg->components[c].name, e.n_unrec, e.n_unrec == 1 ? "" : "s",
+                              e.n_unrec == 1 ? "is" : "are", e.n_unrec == 1 ? "" : "s",
+                              pm_format_list(), e.unrec.data,
+                              e.n_unrec > UNRECOGNISED_SHOWN ? ", ..." : "",
+                              e.n_unrec == 1 ? "it" : "them", e.n_unrec == 1 ? "it" : "them");
+        }
+    }
+    /* One physical file reached twice (overlapping paths, a symlink next to
+     * its target, two components over one directory) would be read twice
+     * under two identities. */
+    if (rc == 0 && plan->n_files > 1) {
+        file_id_t *ids = e.ids;
+        size_t n = plan->n_files;
+        qsort(ids, n, sizeof *ids, cmp_id);
+        for (size_t i = 1; i < n; i++)
+            if (ids[i].dev == ids[i - 1].dev && ids[i].ino == ids[i - 1].ino) {
+                if (ids[i].comp == ids[i - 1].comp)
                     rc = pm_error_set(err, PM_ECONFIG, cfg->path, 0,
                                       "component \"%s\": file \"%s\" is listed twice (also as "
                                       "\"%s\")",
-                                      cfg->components[c].name, plan->files[ids[i].idx].path,
-                                      plan->files[ids[i - 1].idx].path);
-                    break;
-                }
-        }
+                                      cfg->components[ids[i].comp].name, ids[i].path,
+                                      ids[i - 1].path);
+                else
+                    rc = pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                                      "file \"%s\" of component \"%s\" is the same file as "
+                                      "\"%s\" of component \"%s\" (one device and inode): its "
+                                      "documents would be mixed twice",
+                                      ids[i].path, cfg->components[ids[i].comp].name,
+                                      ids[i - 1].path, cfg->components[ids[i - 1].comp].name);
+                break;
+            }
     }
+    if (rc == 0)
+        rc = check_containment(cfg, plan, err);
     free(e.dir_dev);
     free(e.dir_ino);
     free(e.ids);
+    pm_buf_free(&e.unrec);
     if (rc == 0) {
         if (plan->n_files)
             qsort(plan->files, plan->n_files, sizeof *plan->files, cmp_file);
@@ -528,7 +715,7 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
         row_t *r = &rows[f->component];
         r->files++;
         r->size += f->size;
-        r->zst_files += f->format == PM_FORMAT_JSONL_ZST;
+        r->zst_files += pm_format_compressed(f->format);
     }
     for (size_t c = 0; c < nc; c++) {
         rows[c].effective = (double)rows[c].size * cfg->components[c].epochs;
@@ -578,9 +765,9 @@ void pm_plan_print_table(const pm_plan_t *plan, const pm_config_t *cfg, FILE *ou
     pm_table_print(&t, out);
     pm_table_close(&t);
     if (tot.zst_files == tot.files && tot.files)
-        fputs("\n* compressed bytes on disk (.jsonl.zst); uncompressed text is larger.\n", out);
+        fputs("\n* compressed bytes on disk (or archives); uncompressed text is larger.\n", out);
     else if (tot.zst_files)
-        fputs("\n* compressed bytes on disk (.jsonl.zst); + partly compressed; uncompressed "
+        fputs("\n* compressed bytes on disk (or archives); + partly compressed; uncompressed "
               "text is larger.\n",
               out);
     fputs("Mix % = share of effective size (size x epochs, on-disk bytes). Document counts\n"
@@ -605,8 +792,8 @@ int pm_plan_to_json(const pm_plan_t *plan, char **out, pm_error_t *err)
         const pm_input_file_t *f = &plan->files[i];
         json_t *o = json_pack_ex(&je, 0, "{s:s, s:s, s:I, s:s, s:I, s:I}", "path", f->path,
                                  "relpath", f->relpath, "component", (json_int_t)f->component,
-                                 "format", f->format == PM_FORMAT_JSONL_ZST ? "jsonl.zst" : "jsonl",
-                                 "size", (json_int_t)f->size, "mtime_ns", (json_int_t)f->mtime_ns);
+                                 "format", pm_format_name(f->format), "size", (json_int_t)f->size,
+                                 "mtime_ns", (json_int_t)f->mtime_ns);
         if (!o) {
             /* pm_plan_build refuses what JSON cannot carry: a bug if here. */
             rc = pm_error_set(err, PM_EINTERNAL, f->path, 0, "cannot encode the plan entry: %s",
@@ -662,9 +849,7 @@ int pm_plan_from_json(pm_plan_t *plan, const char *json, pm_error_t *err)
             rc = pm_error_set(err, PM_EDATA, NULL, 0, "plan JSON: files[%zu]: %s", i, uerr.text);
             goto done;
         }
-        int fmt = !strcmp(format, "jsonl.zst") ? PM_FORMAT_JSONL_ZST
-                  : !strcmp(format, "jsonl")   ? PM_FORMAT_JSONL
-                                               : -1;
+        int fmt = pm_format_from_string(format);
         if (fmt < 0 || comp < 0 || comp > (json_int_t)UINT32_MAX || size < 0) {
             rc = pm_error_set(err, PM_EDATA, NULL, 0, "plan JSON: files[%zu]: bad value", i);
             goto done;

@@ -1,12 +1,12 @@
-/* Streaming line reader for .jsonl and .jsonl.zst.
+/* Streaming line reader over a pm_stream_t (stream.h).
  *
- * Data flows file -> (zstd) -> chunk buffer -> lines. A line that lies inside
- * the current chunk is returned in place (no copy); only a line that spans
+ * Data flows stream -> chunk buffer -> lines. A line that lies inside the
+ * current chunk is returned in place (no copy); only a line that spans
  * chunks is assembled in `carry`, and only up to max_line bytes: past that the
  * line is known to be too long, carry is cut to the reject prefix and the rest
- * is counted, not stored. Memory is therefore bounded by the chunk buffers
- * plus max_line (plus zstd's window, at most 128 MiB by zstd's default
- * windowLogMax, which we deliberately keep).
+ * is counted, not stored. Memory is therefore bounded by the chunk buffer
+ * plus max_line, plus what the stream below holds (a zstd window, a
+ * libarchive filter's buffers).
  *
  * Errors are sticky: after one, pm_reader_next keeps returning it, so a caller
  * cannot mistake a broken file for a shorter one.
@@ -17,47 +17,30 @@
 #include "pilemix/buf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zstd.h>
-#include <zstd_errors.h>
 
-#define PM_READ_CHUNK (1u << 20)  /* plain reads, and zstd output per call */
+#define PM_READ_CHUNK (1u << 20)  /* bytes taken from the stream per refill */
 #define PM_REJECT_PREFIX_MAX 4096 /* bytes of a too-long line kept for rejects */
 
 struct pm_reader {
-    int fd;
+    pm_stream_t *src;  /* the top of the chain, owned when own_src */
+    pm_stream_t *disk; /* the bottom of the chain (for pm_reader_bytes_in), or NULL */
+    bool own_src;
     char *name;
-    pm_format_t format;
     size_t max_line;
     size_t prefix_cap; /* min(max_line, PM_REJECT_PREFIX_MAX) */
 
-    /* Uncompressed chunk: buf[pos..len) not yet returned; buf[0] is at
-     * uncompressed offset buf_off. */
+    /* Chunk: buf[pos..len) not yet returned; buf[0] is at stream offset buf_off. */
     uint8_t *buf;
     size_t pos, len;
     uint64_t buf_off;
 
-    /* zstd input: in[in_pos..in_len) not yet consumed; in[0] is at file
-     * offset in_off. */
-    ZSTD_DCtx *dctx;
-    uint8_t *in;
-    size_t in_cap, in_pos, in_len;
-    uint64_t in_off;
-    size_t last_hint;  /* last ZSTD_decompressStream result: 0 = at a frame boundary */
-    bool out_was_full; /* zstd may hold more output even without new input */
-    bool in_eof;
-
-    uint64_t bytes_in;
     uint64_t lineno; /* lines returned so far */
-    bool eof;        /* no more uncompressed data */
+    bool eof;        /* no more data */
     int error;       /* sticky error code */
-    int deferred;    /* error found while decoding data not yet returned */
     pm_error_t saved_err;
 
     /* A line spanning chunks. */
@@ -91,126 +74,56 @@ static int reader_fail(pm_reader_t *r, pm_error_t *err, int code, int64_t offset
     return code;
 }
 
-/* read(2) until n bytes or EOF; returns bytes read or -errno. On an error returns -errno and leaves in *partial
- * how many bytes came before it (for the error's offset); the error is never
- * deferred, since a transient one would not come back and the rest of the
- * file would silently read as end of file. */
-static ssize_t read_full(int fd, uint8_t *p, size_t n, size_t *partial)
+static int refill(pm_reader_t *r, pm_error_t *err)
 {
-    size_t got = 0;
-    *partial = 0;
-    while (got < n) {
-        ssize_t k = read(fd, p + got, n - got);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            *partial = got;
-            return -errno;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
-
-static int refill_plain(pm_reader_t *r, pm_error_t *err)
-{
-    size_t partial;
-    ssize_t k = read_full(r->fd, r->buf, PM_READ_CHUNK, &partial);
+    pm_error_t e;
+    pm_error_clear(&e);
+    ssize_t k = pm_stream_read(r->src, r->buf, PM_READ_CHUNK, &e);
     if (k < 0)
-        return reader_fail(r, err, PM_EIO, (int64_t)(r->bytes_in + partial), "read error: %s",
-                           strerror((int)-k));
+        return reader_fail(r, err, (int)k, e.offset, "%s", e.msg);
     r->buf_off += r->len;
     r->pos = 0;
     r->len = (size_t)k;
-    r->bytes_in += (uint64_t)k;
     if (k == 0)
         r->eof = true;
     return 0;
 }
 
-/* Decompresses the next piece of the stream into buf.
- *
- * We feed zstd exactly its input hint (the rest of the current block plus
- * the next block header; 5 bytes at a frame start), and keep a whole block
- * contiguous in `in` (compacting and reading more when needed), so zstd
- * decodes each block straight from our buffer. zstd does not advance in.pos
- * on error, so the offset we report for a corrupt block is where that block
- * starts in the file, not just somewhere in a 1 MiB read. */
-static int refill_zstd(pm_reader_t *r, pm_error_t *err)
+int pm_reader_open_stream(pm_reader_t **out, pm_stream_t *src, bool own, const char *name,
+                          size_t max_line, pm_error_t *err)
 {
-    if (r->deferred) {
-        r->error = r->deferred;
-        if (err)
-            *err = r->saved_err;
-        return r->error;
+    *out = NULL;
+    pm_reader_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        if (own)
+            pm_stream_close(src);
+        return pm_error_set(err, PM_ENOMEM, name, 0, "out of memory opening the file");
     }
-    ZSTD_outBuffer out = {r->buf, PM_READ_CHUNK, 0};
-    for (;;) {
-        size_t want = r->last_hint ? r->last_hint : 5; /* ZSTD_FRAMEHEADERSIZE_PREFIX */
-        size_t avail = r->in_len - r->in_pos;
-        if (avail < want && !r->in_eof) {
-            if (out.pos)
-                break; /* hand over what we have before blocking on a read */
-            memmove(r->in, r->in + r->in_pos, avail);
-            r->in_off += r->in_pos;
-            r->in_pos = 0;
-            r->in_len = avail;
-            size_t partial;
-            ssize_t k = read_full(r->fd, r->in + avail, r->in_cap - avail, &partial);
-            if (k < 0)
-                return reader_fail(r, err, PM_EIO, (int64_t)(r->bytes_in + partial),
-                                   "read error: %s", strerror((int)-k));
-            r->in_len += (size_t)k;
-            r->bytes_in += (uint64_t)k;
-            if (k == 0 || r->in_len < r->in_cap)
-                r->in_eof = true; /* read_full stops short only at EOF */
-            avail = r->in_len;
-        }
-        if (avail == 0 && r->in_eof && !r->out_was_full) {
-            if (out.pos)
-                break;
-            if (r->bytes_in == 0)
-                return reader_fail(r, err, PM_EDATA, 0, "%s", "empty file is not a zstd stream");
-            if (r->last_hint != 0)
-                return reader_fail(r, err, PM_EDATA, (int64_t)r->bytes_in, "%s",
-                                   "truncated zstd stream (file ends inside a frame)");
-            r->buf_off += r->len;
-            r->pos = r->len = 0;
-            r->eof = true;
-            return 0;
-        }
-        size_t feed = avail < want ? avail : want;
-        ZSTD_inBuffer in = {r->in + r->in_pos, feed, 0};
-        size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
-        if (ZSTD_isError(ret)) {
-            int64_t at = (int64_t)(r->in_off + r->in_pos);
-            /* Lines decoded before the bad block are still returned first. */
-            pm_error_t *e = out.pos ? NULL : err;
-            int rc;
-            if (ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge)
-                rc = reader_fail(r, e, PM_EDATA, at, "%s",
-                                 "zstd frame needs a window > 128 MiB; recompress without --long");
-            else
-                rc = reader_fail(r, e, PM_EDATA, at, "corrupt zstd stream: %s",
-                                 ZSTD_getErrorName(ret));
-            if (!out.pos)
-                return rc;
-            r->error = 0;
-            r->deferred = rc;
-            break;
-        }
-        r->in_pos += in.pos;
-        r->last_hint = ret;
-        r->out_was_full = out.pos == out.size;
-        if (r->out_was_full)
-            break;
+    r->src = src;
+    r->own_src = own;
+    r->max_line = max_line ? max_line : SIZE_MAX;
+    r->prefix_cap = r->max_line < PM_REJECT_PREFIX_MAX ? r->max_line : PM_REJECT_PREFIX_MAX;
+    pm_buf_init(&r->carry);
+    pm_error_clear(&r->saved_err);
+    r->name = strdup(name ? name : "");
+    r->buf = malloc(PM_READ_CHUNK);
+    if (!r->name || !r->buf) {
+        pm_reader_close(r);
+        return pm_error_set(err, PM_ENOMEM, name, 0, "out of memory opening the file");
     }
-    r->buf_off += r->len;
-    r->pos = 0;
-    r->len = out.pos;
+    *out = r;
     return 0;
+}
+
+int pm_format_open_stream(pm_stream_t **out, pm_stream_t **disk, const char *path, pm_codec_t codec,
+                          pm_error_t *err)
+{
+    *out = NULL;
+    pm_stream_t *s;
+    PM_TRY(pm_stream_open_file(&s, path, err));
+    if (disk)
+        *disk = s;
+    return pm_stream_open_codec(out, s, codec, err);
 }
 
 int pm_reader_open(pm_reader_t **out, const char *path, const char *display_name,
@@ -218,40 +131,16 @@ int pm_reader_open(pm_reader_t **out, const char *path, const char *display_name
 {
     *out = NULL;
     const char *name = display_name ? display_name : path;
-    pm_reader_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return pm_error_set(err, PM_ENOMEM, name, 0, "out of memory opening the file");
-    r->fd = -1;
-    r->format = format;
-    r->max_line = max_line ? max_line : SIZE_MAX;
-    r->prefix_cap = r->max_line < PM_REJECT_PREFIX_MAX ? r->max_line : PM_REJECT_PREFIX_MAX;
-    pm_buf_init(&r->carry);
-    pm_error_clear(&r->saved_err);
-    r->name = strdup(name);
-    r->buf = malloc(PM_READ_CHUNK);
-    if (!r->name || !r->buf)
-        goto nomem;
-    if (format == PM_FORMAT_JSONL_ZST) {
-        r->in_cap = ZSTD_DStreamInSize() > PM_READ_CHUNK ? ZSTD_DStreamInSize() : PM_READ_CHUNK;
-        r->in = malloc(r->in_cap);
-        r->dctx = ZSTD_createDCtx();
-        if (!r->in || !r->dctx)
-            goto nomem;
+    pm_stream_t *s, *disk;
+    int rc = pm_format_open_stream(&s, &disk, path, pm_format_codec(format), err);
+    if (rc < 0) {
+        if (err)
+            snprintf(err->file, sizeof err->file, "%s", name);
+        return rc;
     }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        pm_error_set(err, PM_EIO, name, 0, "cannot open %s: %s", path, strerror(e));
-        pm_reader_close(r);
-        return PM_EIO;
-    }
-    /* Advisory only: a failure changes nothing. */
-    (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    *out = r;
+    PM_TRY(pm_reader_open_stream(out, s, true, name, max_line, err));
+    (*out)->disk = disk;
     return 0;
-nomem:
-    pm_reader_close(r);
-    return pm_error_set(err, PM_ENOMEM, name, 0, "out of memory opening the file");
 }
 
 /* Appends buf[a..b) to the spanning line, storing at most max_line bytes:
@@ -294,7 +183,7 @@ int pm_reader_next(pm_reader_t *r, pm_line_t *line, pm_error_t *err)
         if (r->pos == r->len) {
             if (r->eof)
                 break;
-            int rc = r->format == PM_FORMAT_JSONL_ZST ? refill_zstd(r, err) : refill_plain(r, err);
+            int rc = refill(r, err);
             if (rc < 0)
                 return rc;
             continue;
@@ -335,33 +224,19 @@ int pm_reader_next(pm_reader_t *r, pm_line_t *line, pm_error_t *err)
     return 0;
 }
 
-uint64_t pm_reader_bytes_in(const pm_reader_t *r) { return r ? r->bytes_in : 0; }
+uint64_t pm_reader_bytes_in(const pm_reader_t *r)
+{
+    return r ? (r->disk ? r->disk->bytes : r->src->bytes) : 0;
+}
 
 void pm_reader_close(pm_reader_t *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    ZSTD_freeDCtx(r->dctx);
-    free(r->in);
+    if (r->own_src)
+        pm_stream_close(r->src);
     free(r->buf);
     free(r->name);
     pm_buf_free(&r->carry);
     free(r);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !memcmp(s + n - m, suffix, m);
-}
-
-int pm_format_from_name(const char *name)
-{
-    if (ends_with(name, ".jsonl.zst"))
-        return PM_FORMAT_JSONL_ZST;
-    if (ends_with(name, ".jsonl"))
-        return PM_FORMAT_JSONL;
-    return -1;
 }

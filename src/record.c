@@ -206,6 +206,7 @@ static inline uint8_t *put_utf8(uint8_t *o, uint32_t cp)
 typedef struct scanner {
     const uint8_t *begin, *p, *end;
     pm_record_t *rec;
+    const pm_record_keys_t *keys;
     int status; /* first lexical/syntax problem, PM_REC_OK while none */
     int nomem;  /* an allocation failed */
     /* First semantic problem, reported only when the line is valid JSON. */
@@ -681,8 +682,11 @@ static int scan_text_list(scanner_t *sc, pm_buf_t *text)
             if (!scan_string(sc, text))
                 return 0;
         } else {
-            if (sc->p < sc->end)
-                semantic(sc, PM_REC_TEXT_TYPE, sc->p, "\"text\" list holds a non-string");
+            if (sc->p < sc->end) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "\"%.40s\" list holds a non-string", sc->keys->text);
+                semantic(sc, PM_REC_TEXT_TYPE, sc->p, msg);
+            }
             if (!scan_value(sc, NULL, 2))
                 return 0;
         }
@@ -710,11 +714,14 @@ static int scan_record(scanner_t *sc)
 {
     pm_record_t *rec = sc->rec;
     pm_buf_t *key = &rec->scratch;
+    const pm_record_keys_t *k = sc->keys;
+    char msg[96];
     int have_text = 0, have_meta = 0;
     sc->p++; /* '{' */
     skip_ws(sc);
     if (sc->p < sc->end && *sc->p == '}') {
-        semantic(sc, PM_REC_NO_TEXT, sc->p, "no \"text\" key");
+        snprintf(msg, sizeof msg, "no \"%.40s\" key", k->text);
+        semantic(sc, PM_REC_NO_TEXT, sc->p, msg);
         sc->p++;
         return 1;
     }
@@ -727,9 +734,9 @@ static int scan_record(scanner_t *sc)
             return 0;
         /* Keys are compared unescaped: "t\u0065xt" is "text" to any JSON reader. */
         int which = 0;
-        if (key->len == 4 && memcmp(key->data, "text", 4) == 0)
+        if (key->len == k->text_len && memcmp(key->data, k->text, k->text_len) == 0)
             which = 1;
-        else if (key->len == 4 && memcmp(key->data, "meta", 4) == 0)
+        else if (key->len == k->meta_len && memcmp(key->data, k->meta, k->meta_len) == 0)
             which = 2;
         skip_ws(sc);
         if (sc->p >= sc->end || *sc->p != ':')
@@ -740,10 +747,12 @@ static int scan_record(scanner_t *sc)
             return fail_unexpected(sc, "expected a JSON value");
 
         if (which == 1 && have_text++) {
-            semantic(sc, PM_REC_DUPLICATE_KEY, key_at, "duplicate \"text\" key");
+            snprintf(msg, sizeof msg, "duplicate \"%.40s\" key", k->text);
+            semantic(sc, PM_REC_DUPLICATE_KEY, key_at, msg);
             which = 0;
         } else if (which == 2 && have_meta++) {
-            semantic(sc, PM_REC_DUPLICATE_KEY, key_at, "duplicate \"meta\" key");
+            snprintf(msg, sizeof msg, "duplicate \"%.40s\" key", k->meta);
+            semantic(sc, PM_REC_DUPLICATE_KEY, key_at, msg);
             which = 0;
         }
 
@@ -755,12 +764,16 @@ static int scan_record(scanner_t *sc)
         } else if (which == 2 && *sc->p == '{') {
             ok = scan_meta(sc, &rec->meta);
         } else {
-            if (which == 1)
-                semantic(sc, is_null(sc) ? PM_REC_NO_TEXT : PM_REC_TEXT_TYPE, sc->p,
-                         is_null(sc) ? "\"text\" is null"
-                                     : "\"text\" is not a string or a list of strings");
-            else if (which == 2 && !is_null(sc))
-                semantic(sc, PM_REC_META_TYPE, sc->p, "\"meta\" is not an object");
+            if (which == 1) {
+                snprintf(msg, sizeof msg,
+                         is_null(sc) ? "\"%.40s\" is null"
+                                     : "\"%.40s\" is not a string or a list of strings",
+                         k->text);
+                semantic(sc, is_null(sc) ? PM_REC_NO_TEXT : PM_REC_TEXT_TYPE, sc->p, msg);
+            } else if (which == 2 && !is_null(sc)) {
+                snprintf(msg, sizeof msg, "\"%.40s\" is not an object", k->meta);
+                semantic(sc, PM_REC_META_TYPE, sc->p, msg);
+            }
             ok = scan_value(sc, NULL, 1);
         }
         if (!ok)
@@ -773,8 +786,10 @@ static int scan_record(scanner_t *sc)
             continue;
         }
         if (sc->p < sc->end && *sc->p == '}') {
-            if (!have_text)
-                semantic(sc, PM_REC_NO_TEXT, sc->p, "no \"text\" key");
+            if (!have_text) {
+                snprintf(msg, sizeof msg, "no \"%.40s\" key", k->text);
+                semantic(sc, PM_REC_NO_TEXT, sc->p, msg);
+            }
             sc->p++;
             return 1;
         }
@@ -800,9 +815,18 @@ void pm_record_free(pm_record_t *rec)
     pm_buf_free(&rec->scratch);
 }
 
+const pm_record_keys_t pm_record_default_keys = {"text", 4, "meta", 4};
+
 int pm_record_parse(pm_record_t *rec, const char *line, size_t len)
 {
+    return pm_record_parse_keys(rec, line, len, &pm_record_default_keys);
+}
+
+int pm_record_parse_keys(pm_record_t *rec, const char *line, size_t len,
+                         const pm_record_keys_t *keys)
+{
     scanner_t sc;
+    sc.keys = keys;
     /* An empty line still gets a valid (non-NULL) pointer to scan. */
     sc.begin = sc.p = (const uint8_t *)(line ? line : "");
     sc.end = sc.begin + (line ? len : 0);
@@ -824,10 +848,14 @@ int pm_record_parse(pm_record_t *rec, const char *line, size_t len)
     int ok;
     if (sc.p < sc.end && *sc.p == '{') {
         ok = scan_record(&sc);
+    } else if (sc.p < sc.end && *sc.p == '"') {
+        /* A bare string is a document without meta (lm_dataformat's
+         * .json.gz and .json.zst write those). */
+        ok = scan_string(&sc, &rec->text);
     } else {
         ok = scan_value(&sc, NULL, 0);
         if (ok)
-            semantic(&sc, PM_REC_NOT_OBJECT, sc.begin, "the line is not a JSON object");
+            semantic(&sc, PM_REC_NOT_OBJECT, sc.begin, "the line is not a JSON object or string");
     }
     if (sc.nomem)
         return PM_ENOMEM;

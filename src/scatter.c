@@ -2,11 +2,12 @@
 
 #include "pilemix/fault.h"
 #include "pilemix/fsutil.h"
-#include "pilemix/reader.h"
+#include "pilemix/source.h"
 #include "pilemix/spill.h"
 #include "pilemix/stop.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,11 +24,18 @@ typedef struct task_ctx {
     uint32_t task;
     const pm_input_file_t *file;
     const char *component;
+    pm_record_keys_t keys;
     pm_task_stats_t *stats;
     pm_spill_writer_t *spill;
+    pm_source_t *src;
     int rejects_fd;
     pm_buf_t rejects_path, rejects_temp, line_out;
-    bool file_fault; /* the error is the input file's (corrupt, truncated, changed) */
+    /* The current member: its identity hash and path (rejects name it). */
+    uint32_t member;
+    uint64_t fh;
+    pm_buf_t ident;
+    const char *where; /* "file" or "file:member" */
+    bool file_fault;   /* the error is the input file's (corrupt, truncated, changed) */
 } task_ctx_t;
 
 static bool is_blank(const char *p, size_t n)
@@ -55,7 +63,8 @@ static int write_reject(task_ctx_t *t, const pm_line_t *line, const char *reason
     int rc = pm_buf_append_str(b, "{\"component\": ");
     rc = rc ? rc : pm_json_escape(b, t->component, strlen(t->component));
     rc = rc ? rc : pm_buf_append_str(b, ", \"file\": ");
-    rc = rc ? rc : pm_json_escape_lossy(b, t->file->relpath, strlen(t->file->relpath));
+    const char *ident = t->ident.len ? t->ident.data : t->file->relpath;
+    rc = rc ? rc : pm_json_escape_lossy(b, ident, strlen(ident));
     rc = rc ? rc
             : pm_buf_printf(b,
                             ", \"line\": %llu, \"offset\": %llu, \"column\": %llu, \"reason\": "
@@ -91,7 +100,7 @@ static int check_unchanged(const pm_input_file_t *f, const char *when, pm_error_
 
 /* A bad record: fail, or count it and keep its line in the rejects file. */
 static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const char *detail,
-                      size_t column, pm_error_t *err)
+                      uint64_t lineno, size_t column, pm_error_t *err)
 {
     const pm_config_t *cfg = t->job->cfg;
     /* A file cut or rewritten under us shows up as broken lines first: say
@@ -102,7 +111,7 @@ static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const ch
         return changed;
     }
     if (cfg->on_bad_record == PM_ON_BAD_FAIL) {
-        pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
+        pm_error_set(err, PM_EDATA, t->where, lineno,
                      "bad record (%s): %s (set run.on_bad_record to \"skip\" to skip bad records)",
                      pm_record_status_name(status), detail);
         if (err)
@@ -112,104 +121,170 @@ static int handle_bad(task_ctx_t *t, const pm_line_t *line, int status, const ch
     t->stats->rejected[status]++;
     t->stats->rejected_total++;
     if (t->stats->rejected_total > cfg->max_bad_records)
-        return pm_error_set(err, PM_EDATA, t->file->path, line->lineno,
+        return pm_error_set(err, PM_EDATA, t->where, lineno,
                             "more than %llu bad records (run.max_bad_records); last: %s: %s",
                             (unsigned long long)cfg->max_bad_records, pm_record_status_name(status),
                             detail);
-    return write_reject(t, line, pm_record_status_name(status), detail, column, err);
+    pm_line_t at = *line;
+    at.lineno = lineno; /* an array element or a text: the line of the problem */
+    return write_reject(t, &at, pm_record_status_name(status), detail, column, err);
 }
 
-static int emit(task_ctx_t *t, const pm_line_t *line, const pm_record_t *rec, pm_error_t *err)
+static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_len, const char *meta,
+                size_t meta_len, pm_error_t *err)
 {
     const pm_job_t *job = t->job;
     pm_task_stats_t *st = t->stats;
-    size_t text_len = rec->text.len;
-    pm_split_t split = pm_mix_split(&job->mix, rec->text.data, text_len);
-    pm_spill_rec_t sr = {0, line->offset,       t->task,
-                         0, (uint32_t)text_len, job->cfg->keep_meta ? (uint32_t)rec->meta.len : 0};
-    const char *meta = rec->meta.data ? rec->meta.data : "";
+    pm_split_t split = pm_mix_split(&job->mix, text, text_len);
+    pm_spill_rec_t sr = {0,
+                         offset,
+                         t->task,
+                         0,
+                         (uint32_t)text_len,
+                         job->cfg->keep_meta ? (uint32_t)meta_len : 0,
+                         t->member,
+                         0};
+    meta = meta ? meta : "";
     st->split_docs[split]++;
     st->split_text_bytes[split] += text_len;
     st->len_log2[split][pm_len_bucket(text_len)]++;
     st->text_bytes += text_len;
     if (split != PM_SPLIT_TRAIN) {
-        sr.key = pm_mix_holdout_key(&job->mix, rec->text.data, text_len);
+        sr.key = pm_mix_holdout_key(&job->mix, text, text_len);
         return pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, split, sr.key), &sr,
-                                   rec->text.data, meta, err);
+                                   text, meta, err);
     }
-    uint64_t fh = job->file_hash[t->task];
     uint32_t copies =
-        pm_mix_copies(&job->mix, fh, line->offset, job->cfg->components[t->file->component].epochs);
+        pm_mix_copies(&job->mix, t->fh, offset, job->cfg->components[t->file->component].epochs);
     if (copies == 0)
         st->train_zero_copies++;
     for (uint32_t c = 0; c < copies; c++) {
         sr.copy = c;
-        sr.key = pm_mix_train_key(&job->mix, fh, line->offset, c);
+        sr.key = pm_mix_train_key(&job->mix, t->fh, offset, c);
         PM_TRY(pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, PM_SPLIT_TRAIN, sr.key),
-                                   &sr, rec->text.data, meta, err));
+                                   &sr, text, meta, err));
     }
     st->train_copies += copies;
     st->train_copy_bytes += (uint64_t)copies * text_len;
     return 0;
 }
 
-static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, void *poll_ctx,
-                         pm_error_t *err)
+/* Line and column of byte `at` of a document that starts at (line, col). */
+static void position(const char *p, size_t at, uint64_t line, uint64_t col, uint64_t *out_line,
+                     uint64_t *out_col)
+{
+    size_t last = (size_t)-1;
+    for (size_t i = 0; i < at; i++)
+        if (p[i] == '\n') {
+            line++;
+            last = i;
+        }
+    *out_line = line;
+    *out_col = last == (size_t)-1 ? col + at : at - last;
+}
+
+/* A member begins: its identity hash (DESIGN 1.3 over relpath/member) and
+ * the name rejects and messages use. */
+static int enter_member(task_ctx_t *t, const pm_doc_t *doc, pm_error_t *err)
+{
+    t->member = doc->member;
+    pm_buf_reset(&t->ident);
+    if (doc->member == 0) {
+        t->fh = t->job->file_hash[t->task];
+        return 0;
+    }
+    if (pm_buf_printf(&t->ident, "%s/%s", t->file->relpath, doc->member_path) < 0)
+        return pm_error_nomem(err);
+    t->fh = pm_file_hash(t->component, t->ident.data);
+    return 0;
+}
+
+static int process_docs(task_ctx_t *t, pm_source_t *src, pm_poll_fn poll, void *poll_ctx,
+                        pm_error_t *err)
 {
     pm_record_t rec;
     pm_record_init(&rec);
-    pm_line_t line;
+    pm_doc_t doc;
     pm_task_stats_t *st = t->stats;
     int rc;
     uint32_t since_poll = 0;
     size_t bytes_since_poll = 0;
+    t->member = UINT32_MAX;
     for (;;) {
-        rc = pm_reader_next(reader, &line, err);
+        rc = pm_source_next(src, &doc, err);
         if (rc <= 0) {
             t->file_fault = rc < 0; /* corrupt or truncated input, a read error */
             break;
         }
+        const pm_line_t *line = &doc.line;
+        t->where = doc.where;
+        if (doc.member != t->member && (rc = enter_member(t, &doc, err)) < 0)
+            break;
         st->lines++;
         if ((rc = pm_fault_hit("scatter-record", t->task, err)) < 0)
             break;
-        bytes_since_poll += line.len;
+        bytes_since_poll += line->len;
         /* A stop request (a signal) polls at once: the next record boundary. */
         if (poll && (++since_poll >= POLL_EVERY_RECORDS || bytes_since_poll >= POLL_EVERY_BYTES ||
                      pm_stop_requested)) {
             since_poll = 0;
             bytes_since_poll = 0;
-            if ((rc = poll(poll_ctx, pm_reader_bytes_in(reader))) < 0)
+            if ((rc = poll(poll_ctx, pm_source_bytes_in(src))) < 0)
                 break;
         }
-        const char *data = line.data;
-        size_t len = line.len;
-        if (line.offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        const char *data = line->data;
+        size_t len = line->len;
+        if (line->offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
             data += 3; /* a BOM is not part of the first record */
             len -= 3;
         }
-        if (!line.too_long && is_blank(data, len)) {
+        if (doc.kind == PM_DOC_JSON && !line->too_long && is_blank(data, len)) {
             st->blank_lines++;
             continue;
         }
         st->docs++;
-        if (line.too_long) {
-            char detail[96];
-            snprintf(detail, sizeof detail,
-                     "line of %llu bytes exceeds run.max_record_bytes (%llu)",
-                     (unsigned long long)line.full_len,
+        if (line->too_long) {
+            char detail[112];
+            snprintf(detail, sizeof detail, "%s of %llu bytes exceeds run.max_record_bytes (%llu)",
+                     doc.kind == PM_DOC_TEXT ? "text" : "line", (unsigned long long)line->full_len,
                      (unsigned long long)t->job->cfg->max_record_bytes);
-            if ((rc = handle_bad(t, &line, PM_REC_TOO_LONG, detail, 0, err)) < 0)
+            if ((rc = handle_bad(t, line, PM_REC_TOO_LONG, detail, line->lineno, 0, err)) < 0)
                 break;
             continue;
         }
-        int status = pm_record_parse(&rec, data, len);
+        if (doc.kind == PM_DOC_TEXT) {
+            /* A whole text is taken as is: it must be UTF-8. */
+            size_t good = pm_utf8_valid_prefix(data, len);
+            if (good < len) {
+                uint64_t l, c;
+                size_t at = good + (size_t)(data - line->data);
+                position(line->data, at, 1, 1, &l, &c);
+                char detail[96];
+                snprintf(detail, sizeof detail, "invalid UTF-8 at byte %zu (byte 0x%02x)", at,
+                         (unsigned char)line->data[at]);
+                if ((rc = handle_bad(t, line, PM_REC_BAD_UTF8, detail, l, (size_t)c, err)) < 0)
+                    break;
+                continue;
+            }
+            if (len == 0) {
+                st->empty_docs++;
+                continue;
+            }
+            if ((rc = emit(t, line->offset, data, len, NULL, 0, err)) < 0)
+                break;
+            continue;
+        }
+        int status = pm_record_parse_keys(&rec, data, len, &t->keys);
         if (status < 0) {
-            rc = pm_error_set(err, status, t->file->path, line.lineno, "out of memory");
+            rc = pm_error_set(err, status, t->where, line->lineno, "out of memory");
             break;
         }
         if (status != PM_REC_OK) {
-            size_t col = rec.error_column ? rec.error_column + (size_t)(data - line.data) : 0;
-            if ((rc = handle_bad(t, &line, status, rec.error_msg, col, err)) < 0)
+            uint64_t l = line->lineno, c = 0;
+            if (rec.error_column)
+                position(line->data, rec.error_column - 1 + (size_t)(data - line->data),
+                         line->lineno, doc.column, &l, &c);
+            if ((rc = handle_bad(t, line, status, rec.error_msg, l, (size_t)c, err)) < 0)
                 break;
             continue;
         }
@@ -217,7 +292,8 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
             st->empty_docs++;
             continue;
         }
-        if ((rc = emit(t, &line, &rec, err)) < 0)
+        if ((rc = emit(t, line->offset, rec.text.data, rec.text.len, rec.meta.data, rec.meta.len,
+                       err)) < 0)
             break;
     }
     pm_record_free(&rec);
@@ -225,29 +301,28 @@ static int process_lines(task_ctx_t *t, pm_reader_t *reader, pm_poll_fn poll, vo
 }
 
 /* Stream the file into the spill; on success everything is ready to commit. */
-static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *arena,
-                     pm_reader_t **reader, pm_poll_fn poll, void *poll_ctx, const char *spill_path,
-                     pm_error_t *err)
+static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *arena, pm_poll_fn poll,
+                     void *poll_ctx, const char *spill_path, pm_error_t *err)
 {
     const pm_input_file_t *file = t->file;
     const pm_job_t *job = t->job;
+    const pm_component_cfg_t *cc = &job->cfg->components[file->component];
     t->file_fault = true;
     PM_TRY(check_unchanged(file, "since the run was planned", err));
-    if (file->size == 0)
-        return pm_error_set(err, PM_EDATA, file->path, 0, "empty file (0 bytes)");
-    PM_TRY(pm_reader_open(reader, file->path, file->path, file->format,
-                          (size_t)job->cfg->max_record_bytes, err));
+    pm_source_opts_t so = {(size_t)job->cfg->max_record_bytes, file->relpath, cc->exclude,
+                           cc->n_exclude};
+    PM_TRY(pm_source_open(&t->src, file->path, file->path, file->format, &so, err));
     t->file_fault = false;
     PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&job->layout),
                                 (size_t)arena_bytes, arena, err));
-    PM_TRY(process_lines(t, *reader, poll, poll_ctx, err));
+    PM_TRY(process_docs(t, t->src, poll, poll_ctx, err));
     /* A file rewritten or appended to while we read it gives a mix of two
      * versions: refuse it rather than emit that. */
     t->file_fault = true;
-    if (pm_reader_bytes_in(*reader) != file->size)
+    if (pm_source_bytes_in(t->src) != file->size)
         return pm_error_set(err, PM_EDATA, file->path, 0,
                             "file changed while being read (%llu bytes read, %llu planned)",
-                            (unsigned long long)pm_reader_bytes_in(*reader),
+                            (unsigned long long)pm_source_bytes_in(t->src),
                             (unsigned long long)file->size);
     PM_TRY(check_unchanged(file, "while being read", err));
     t->file_fault = false;
@@ -281,6 +356,7 @@ static int skip_file(task_ctx_t *t, const char *spill_path, pm_error_t *err)
     st->skipped_files = 1;
     pm_line_t none = {.data = "", .len = 0, .offset = 0, .lineno = 0};
     pm_error_clear(err);
+    pm_buf_reset(&t->ident); /* the whole file */
     PM_TRY(write_reject(t, &none, "bad_file", detail, 0, err));
     int rc = pm_temp_commit(t->rejects_fd, t->rejects_temp.data, t->rejects_path.data, err);
     t->rejects_fd = -1;
@@ -300,16 +376,21 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
     const pm_input_file_t *file = &job->plan->files[task];
     task_ctx_t t = {.job = job, .task = task, .file = file, .stats = stats, .rejects_fd = -1};
     t.component = pm_job_file_component(job, task);
+    const pm_component_cfg_t *cc = &job->cfg->components[file->component];
+    t.keys = (pm_record_keys_t){
+        cc->text_key ? cc->text_key : "text", cc->text_key ? strlen(cc->text_key) : 4,
+        cc->meta_key ? cc->meta_key : "meta", cc->meta_key ? strlen(cc->meta_key) : 4};
+    t.where = file->path;
     stats->bytes_in = file->size;
-    pm_buf_t spill_path;
+    pm_buf_t spill_path, blob;
     pm_buf_init(&spill_path);
-    pm_reader_t *reader = NULL;
+    pm_buf_init(&blob);
     int rc = pm_job_spill_path(job, task, &spill_path);
     if (rc < 0) {
         pm_error_set(err, rc, NULL, 0, "out of memory");
         goto done;
     }
-    rc = read_task(&t, arena_bytes, arena, &reader, poll, poll_ctx, spill_path.data, err);
+    rc = read_task(&t, arena_bytes, arena, poll, poll_ctx, spill_path.data, err);
     if (rc < 0 && t.file_fault && job->cfg->on_bad_file == PM_ON_BAD_SKIP) {
         rc = skip_file(&t, spill_path.data, err);
         goto done;
@@ -323,12 +404,30 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
         if (rc < 0)
             goto done;
     }
-    rc = pm_spill_writer_commit(t.spill, stats, sizeof *stats, err);
+    /* The commit carries the member names: the gather orders and names
+     * documents of archives by them. */
+    uint32_t n = pm_source_members(t.src);
+    char **names = n ? malloc(n * sizeof *names) : NULL;
+    if (n && !names) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        names[i] = (char *)pm_source_member(t.src, i + 1);
+    rc = pm_task_blob_encode(&blob, stats, names, n);
+    free(names);
+    if (rc < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    rc = pm_spill_writer_commit(t.spill, blob.data, blob.len, err);
     t.spill = NULL;
 done:
     discard(&t);
-    pm_reader_close(reader);
+    pm_source_close(t.src);
     pm_buf_free(&spill_path);
+    pm_buf_free(&blob);
+    pm_buf_free(&t.ident);
     pm_buf_free(&t.rejects_path);
     pm_buf_free(&t.rejects_temp);
     pm_buf_free(&t.line_out);

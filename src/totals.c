@@ -3,10 +3,10 @@
 #include "pilemix/summary.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 _Static_assert(sizeof(pm_file_result_t) % sizeof(uint64_t) == 0, "file results reduce as words");
 _Static_assert(sizeof(pm_task_stats_t) % sizeof(uint64_t) == 0, "stats reduce as words");
-#include <string.h>
 
 size_t pm_totals_words(const pm_totals_t *t)
 {
@@ -131,4 +131,74 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
     }
     pm_summary_print(&s, out);
     pm_summary_free(&s);
+}
+
+/* The most frequent reject reason of s (0 when none). */
+static int main_reason(const pm_task_stats_t *s)
+{
+    int best = 0;
+    for (int r = 1; r < PM_REC_STATUS_COUNT; r++)
+        if (s->rejected[r] > (best ? s->rejected[best] : 0))
+            best = r;
+    return best;
+}
+
+static const char *reason_hint(const pm_component_cfg_t *cc, int reason)
+{
+    if (reason == PM_REC_NO_TEXT)
+        return cc->text_key && strcmp(cc->text_key, "text") ? "; is text_key right?"
+                                                            : "; is the text under another "
+                                                              "key (text_key: \"content\" for "
+                                                              "The Stack, \"raw_content\" for "
+                                                              "RedPajama)?";
+    if (reason == PM_REC_BAD_JSON || reason == PM_REC_BAD_UTF8)
+        return "; is the file what its name says (see the rejects)?";
+    return "";
+}
+
+int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_error_t *err)
+{
+    const pm_config_t *cfg = job->cfg;
+    for (size_t c = 0; c < cfg->n_components; c++) {
+        const pm_task_stats_t *s = &comp[c];
+        const pm_component_cfg_t *cc = &cfg->components[c];
+        uint64_t kept = s->split_docs[0] + s->split_docs[1] + s->split_docs[2];
+        int why = main_reason(s);
+        if (kept == 0) {
+            size_t files = 0;
+            for (size_t f = 0; f < job->plan->n_files; f++)
+                files += job->plan->files[f].component == c;
+            char reason[256];
+            if (why)
+                snprintf(reason, sizeof reason, "mostly %s (%llu of %llu bad records)%s",
+                         pm_record_status_name(why), (unsigned long long)s->rejected[why],
+                         (unsigned long long)s->rejected_total, reason_hint(cc, why));
+            else if (s->skipped_files)
+                snprintf(reason, sizeof reason, "%llu bad file%s skipped (see the rejects)",
+                         (unsigned long long)s->skipped_files, s->skipped_files == 1 ? "" : "s");
+            else if (s->empty_docs)
+                snprintf(reason, sizeof reason, "all %llu documents have an empty text",
+                         (unsigned long long)s->empty_docs);
+            else
+                snprintf(reason, sizeof reason, "its files hold no document (%llu blank lines)",
+                         (unsigned long long)s->blank_lines);
+            return pm_error_set(err, PM_EDATA, NULL, 0,
+                                "component \"%s\" yielded no document from %zu file%s: %s",
+                                cc->name, files, files == 1 ? "" : "s", reason);
+        }
+        if (cfg->on_bad_record == PM_ON_BAD_SKIP && s->docs &&
+            (double)s->rejected_total > cfg->max_bad_fraction * (double)s->docs) {
+            char frac[32];
+            snprintf(frac, sizeof frac, "%g%%", 100.0 * cfg->max_bad_fraction);
+            return pm_error_set(
+                err, PM_EDATA, NULL, 0,
+                "component \"%s\": %llu of its %llu documents (%.1f%%) are bad records, more than "
+                "run.max_bad_fraction (%s); mostly %s (%llu)%s",
+                cc->name, (unsigned long long)s->rejected_total, (unsigned long long)s->docs,
+                100.0 * (double)s->rejected_total / (double)s->docs, frac,
+                pm_record_status_name(why), (unsigned long long)s->rejected[why],
+                reason_hint(cc, why));
+        }
+    }
+    return 0;
 }

@@ -44,6 +44,10 @@ typedef struct pm_component_cfg {
     char **raw_paths; /* as written in the config */
     size_t n_paths;   /* >= 1 */
     double epochs;    /* > 0, <= PM_MAX_EPOCHS */
+    char *text_key;   /* default "text": where a JSON object's text is */
+    char *meta_key;   /* default "meta" */
+    char **exclude;   /* fnmatch(3) globs (FNM_PATHNAME) over identity paths */
+    size_t n_exclude;
 } pm_component_cfg_t;
 
 #define PM_MAX_EPOCHS 1000.0
@@ -75,6 +79,8 @@ typedef struct pm_config {
     uint64_t max_bad_records;  /* default 1000; the job fails past this many (per job) */
     uint64_t max_record_bytes; /* default 64 MiB; a longer line is a bad record */
     double peer_timeout;       /* default 300 s; a rank silent this long ends the job */
+    double max_bad_fraction;   /* default 0.05: the job fails when more of one
+                                * component's documents are bad records */
 
     char *canonical_json;    /* see above */
     uint64_t canonical_hash; /* XXH3-64 of canonical_json */

@@ -70,7 +70,7 @@ enum {
 };
 
 /* The config format that introduced a key (see the canonical form rule). */
-enum { PM_CFG_FORMAT_1 = 1 };
+enum { PM_CFG_FORMAT_1 = 1, PM_CFG_FORMAT_2 = 2 };
 
 #define PM_CFG_NONE ((size_t)-1) /* no raw_offset / count_offset */
 

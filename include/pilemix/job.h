@@ -65,15 +65,27 @@ typedef struct pm_task_stats {
 
 void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s);
 
+/* The opaque blob a task commits with its spill: pm_task_stats_t, then,
+ * when the task read an archive, its member names in the order met (the
+ * spill records' member index - 1): u32 count, then per name u32 length
+ * and the bytes. A blob of exactly sizeof(pm_task_stats_t) has no members.
+ * Host byte order, as the spills. */
+int pm_task_blob_encode(pm_buf_t *out, const pm_task_stats_t *st, char *const *members,
+                        uint32_t n_members);
+
 typedef struct pm_job {
     const pm_config_t *cfg;
     const pm_plan_t *plan;
     pm_mix_t mix;
     pm_layout_t layout;
     uint64_t *file_hash; /* per plan file: pm_file_hash(component, relpath) */
-    char *spill_dir;     /* WORK/spill */
-    char *rejects_dir;   /* WORK/rejects */
-    char *results_dir;   /* WORK/results: per-output-file gather results */
+    /* Per plan file, the member names of an archive (from its task's blob;
+     * pm_job_load_task_blob): members[f][m - 1] is member m's path. */
+    char ***members;
+    uint32_t *n_members;
+    char *spill_dir;   /* WORK/spill */
+    char *rejects_dir; /* WORK/rejects */
+    char *results_dir; /* WORK/results: per-output-file gather results */
 } pm_job_t;
 
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
@@ -86,6 +98,22 @@ int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
 
 /* Output file names relative to OUTDIR: "train/07.jsonl.zst", "val.jsonl.zst". */
 int pm_job_output_name(const pm_job_t *job, uint32_t file, pm_buf_t *out);
+
+/* Decode a task's committed blob into *st, and keep its member names in
+ * the job (the gather's identity order and messages need them on every
+ * rank). PM_ESTATE when the blob is malformed. */
+int pm_job_load_task_blob(pm_job_t *job, uint32_t task, const void *blob, size_t len,
+                          pm_task_stats_t *st, pm_error_t *err);
+
+/* Identity path of (file, member): relpath, or relpath + "/" + member path
+ * (DESIGN 1.4). Appended to out; < 0 only for lack of memory or a member
+ * the job does not know (PM_EINTERNAL). */
+int pm_job_identity_path(const pm_job_t *job, uint32_t file, uint32_t member, pm_buf_t *out);
+
+/* Order of the identity paths of (fa, ma) and (fb, mb), as strcmp of the
+ * joined paths would give, without joining them. */
+int pm_job_cmp_identity_path(const pm_job_t *job, uint32_t fa, uint32_t ma, uint32_t fb,
+                             uint32_t mb);
 
 /* Component name of a plan file. */
 static inline const char *pm_job_file_component(const pm_job_t *job, uint32_t file)

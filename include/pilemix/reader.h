@@ -1,8 +1,8 @@
-/* pm_reader_t: streams the lines of one input file, never the whole file.
+/* pm_reader_t: streams the lines of a byte stream, never the whole stream.
  *
- * `.jsonl.zst` is decompressed with a streaming zstd context (any number of
- * frames, skippable frames ignored); `.jsonl` is read in large sequential
- * chunks. Each line comes with the byte offset of its first byte in the
+ * The stream (stream.h) is a file, an archive member, or either through a
+ * decompressor (zstd: any number of frames, skippable frames ignored; gzip,
+ * xz, bzip2 through libarchive). Each line comes with the byte offset of its first byte in the
  * uncompressed stream and its 1-based line number; the '\n' is not included
  * (a last line without '\n' is still a line). A line longer than max_line is
  * returned with too_long set, len capped to a prefix (for reject files), and
@@ -17,18 +17,12 @@
 #define PILEMIX_READER_H
 
 #include "pilemix/error.h"
+#include "pilemix/format.h"
+#include "pilemix/stream.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* An input's format, decided by its name. It lives here, with the code
- * that reads it, rather than in plan.h: the plan (mix layer) classifies
- * names with the formats layer's table, not the other way round. */
-typedef enum { PM_FORMAT_JSONL = 0, PM_FORMAT_JSONL_ZST = 1 } pm_format_t;
-
-/* Format of a file name by its suffix; -1 when unsupported. */
-int pm_format_from_name(const char *name);
 
 typedef struct pm_reader pm_reader_t;
 
@@ -41,14 +35,27 @@ typedef struct pm_line {
     bool too_long;
 } pm_line_t;
 
-/* display_name is used in error messages (usually the path). */
+/* Open path through the decompressor of codec (none, zstd, gzip, xz,
+ * bzip2): *out is the top of the chain, *disk (may be NULL) its bottom, the
+ * file itself, whose byte count is what was read from disk. */
+int pm_format_open_stream(pm_stream_t **out, pm_stream_t **disk, const char *path, pm_codec_t codec,
+                          pm_error_t *err);
+
+/* Lines of src; the reader closes src when own is set. name is used in
+ * error messages. */
+int pm_reader_open_stream(pm_reader_t **out, pm_stream_t *src, bool own, const char *name,
+                          size_t max_line, pm_error_t *err);
+
+/* Lines of the file at path, decompressed as its format says (a JSON lines
+ * or text format). display_name is used in error messages (usually the path). */
 int pm_reader_open(pm_reader_t **out, const char *path, const char *display_name,
                    pm_format_t format, size_t max_line, pm_error_t *err);
 
 /* 1: a line is in *line; 0: end of file; < 0: error (err filled). */
 int pm_reader_next(pm_reader_t *r, pm_line_t *line, pm_error_t *err);
 
-/* Bytes read from disk so far (compressed bytes for .zst): for progress. */
+/* Bytes read from disk so far (compressed bytes for compressed formats):
+ * for progress. For a reader over a stream: the bytes the stream gave. */
 uint64_t pm_reader_bytes_in(const pm_reader_t *r);
 
 void pm_reader_close(pm_reader_t *r); /* accepts NULL */

@@ -1,9 +1,12 @@
 /* pm_record_t: one lm_dataformat JSON line, parsed without building a DOM.
  *
  * pm_record_parse() is a validating single-pass JSON scanner for one line: the
- * whole line must be exactly one JSON object (RFC 8259, whitespace around it
- * allowed, including a trailing "\r"), all strings valid UTF-8, \u escapes
- * well-formed with surrogates paired. It extracts:
+ * whole line must be exactly one JSON object or string (RFC 8259, whitespace
+ * around it allowed, including a trailing "\r"), all strings valid UTF-8, \u
+ * escapes well-formed with surrogates paired. A bare string is the text of a
+ * document without meta (lm_dataformat writes those). From an object it
+ * extracts, under the component's key names (pm_record_keys_t; "text" and
+ * "meta" by default, e.g. "content" for The Stack):
  *   - "text": a string, or a list of strings joined with "\n\n" (as
  *     lm_dataformat does), unescaped to UTF-8 in rec->text (\u0000 is kept as
  *     a NUL byte: texts are byte strings with a length);
@@ -28,7 +31,7 @@
 typedef enum {
     PM_REC_OK = 0,
     PM_REC_BAD_JSON,       /* syntax error, or not exactly one value on the line */
-    PM_REC_NOT_OBJECT,     /* valid JSON but not an object */
+    PM_REC_NOT_OBJECT,     /* valid JSON but neither an object nor a string */
     PM_REC_BAD_UTF8,       /* raw bytes that are not valid UTF-8 */
     PM_REC_LONE_SURROGATE, /* \uD800-\uDFFF escape without its pair */
     PM_REC_NO_TEXT,        /* no "text" key, or "text": null */
@@ -50,7 +53,20 @@ typedef struct pm_record {
 void pm_record_init(pm_record_t *rec);
 void pm_record_free(pm_record_t *rec);
 
+/* Where the text and meta are in an object (names compared unescaped). */
+typedef struct pm_record_keys {
+    const char *text;
+    size_t text_len;
+    const char *meta;
+    size_t meta_len;
+} pm_record_keys_t;
+
+extern const pm_record_keys_t pm_record_default_keys; /* "text", "meta" */
+
 /* Returns a pm_record_status_t (>= 0), or PM_ENOMEM (< 0). */
+int pm_record_parse_keys(pm_record_t *rec, const char *line, size_t len,
+                         const pm_record_keys_t *keys);
+/* The same with the default keys. */
 int pm_record_parse(pm_record_t *rec, const char *line, size_t len);
 
 /* Stable short reason names for manifests and reject files:

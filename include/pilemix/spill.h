@@ -29,12 +29,14 @@
 
 typedef struct pm_spill_rec {
     uint64_t key;    /* shuffle key (train) or text key (val/test) */
-    uint64_t offset; /* identity: byte offset of the line in its input */
+    uint64_t offset; /* identity: byte offset of the document in its file or member */
     uint32_t file;   /* identity: plan file index */
     uint32_t copy;   /* copy index (0 for val/test) */
     uint32_t text_len;
     uint32_t meta_len;
-} pm_spill_rec_t; /* followed by text_len + meta_len bytes */
+    uint32_t member;   /* identity: 0, or the 1-based archive member (job.h: members) */
+    uint32_t reserved; /* 0; keeps the header 8-byte aligned */
+} pm_spill_rec_t;      /* followed by text_len + meta_len bytes */
 
 #define PM_SPILL_REC_HEADER ((size_t)sizeof(pm_spill_rec_t))
 

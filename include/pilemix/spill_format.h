@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define PM_SPILL_MAGIC 0x314c4c4950534d50ull /* "PMSPILL1" */
-#define PM_SPILL_VERSION 2u
+#define PM_SPILL_VERSION 3u                  /* 3: records carry an archive member */
 
 typedef struct pm_spill_trailer {
     uint64_t magic;

@@ -48,6 +48,15 @@ void pm_totals_add_file(pm_totals_t *t, const pm_layout_t *layout, uint32_t file
  * pilemix bug: PM_EINTERNAL with what did not add up. */
 int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err);
 
+/* Guards against an empty success (DESIGN 1.4), from the scatter counters
+ * per component (comp[n_components], summed over every task), before any
+ * output file is written:
+ * a component that yields no document at all, or one whose bad records
+ * exceed run.max_bad_fraction of its documents (with on_bad_record
+ * "skip"), fails the job: PM_EDATA naming the component, its main reject
+ * reason and a hint (a missing text usually means another text_key). */
+int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_error_t *err);
+
 /* Realized epochs of a component: train copies / train documents. */
 double pm_totals_realized_epochs(const pm_totals_t *t, size_t comp);
 

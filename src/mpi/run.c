@@ -478,18 +478,20 @@ static int open_spills(run_t *r, pm_error_t *err)
                               pm_spill_reader_buckets(r->spills[t]), nb);
             break;
         }
+        /* Every rank keeps every task's archive member names (the
+         * gather's identity order needs them); counters from its share. */
+        size_t len;
+        const void *blob = pm_spill_reader_stats(r->spills[t], &len);
+        pm_task_stats_t st;
+        if ((rc = pm_job_load_task_blob(&r->job, (uint32_t)t, blob, len, &st, err)) < 0) {
+            snprintf(err->file, sizeof err->file, "%s", path.data);
+            break;
+        }
         if ((int)(t % (size_t)r->size) != r->rank)
             continue;
         rc = pm_spill_reader_add_totals(r->spills[t], r->bucket_records, r->bucket_bytes, err);
-        size_t len;
-        const void *blob = pm_spill_reader_stats(r->spills[t], &len);
-        if (rc == 0 && len != sizeof(pm_task_stats_t))
-            rc = pm_error_set(err, PM_ESTATE, path.data, 0, "spill stats of unexpected size");
-        if (rc == 0) {
-            pm_task_stats_t st;
-            memcpy(&st, blob, sizeof st);
+        if (rc == 0)
             pm_task_stats_add(&r->totals.comp[r->plan.files[t].component], &st);
-        }
     }
     pm_buf_free(&path);
     if (rc < 0)
@@ -505,6 +507,24 @@ static int open_spills(run_t *r, pm_error_t *err)
     pm_mpi_wait(&req[0]);
     pm_mpi_wait(&req[1]);
     return 0;
+}
+
+/* Before any output file: every rank sums the components' scatter counters
+ * and applies the same guards (a component with no document, too many bad
+ * records), so all agree without another round; rank 0 says why. */
+static int check_inputs(run_t *r, pm_error_t *err)
+{
+    size_t words = r->cfg.n_components * PM_TASK_STATS_WORDS;
+    pm_task_stats_t *sum = malloc(r->cfg.n_components * sizeof *sum);
+    if (!sum)
+        collective_nomem(r->rank, "the component counters");
+    memcpy(sum, r->totals.comp, r->cfg.n_components * sizeof *sum);
+    MPI_Allreduce(MPI_IN_PLACE, sum, (int)words, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    int rc = pm_totals_check_inputs(&r->job, sum, err);
+    free(sum);
+    if (rc < 0 && r->rank == 0)
+        report(0, rc, err);
+    return rc;
 }
 
 /* Cores this rank may run on (its affinity mask: mpirun binds ranks to a
@@ -715,6 +735,9 @@ int pm_run(const pm_run_opts_t *opts)
     if (rc < 0)
         goto done;
     rc = open_spills(&r, &err);
+    if (rc < 0)
+        goto done;
+    rc = check_inputs(&r, &err);
     if (rc < 0)
         goto done;
     t0 = pm_now();

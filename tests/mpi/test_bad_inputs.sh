@@ -8,6 +8,9 @@
 #   blank N / empty N   blank lines ignored / empty texts skipped (0 when absent)
 #   contains STRING     some output line contains STRING (fixed string)
 #   fail_file REGEX     a file-level fault: the message names the file and matches REGEX
+#   companion           the component also holds companion.jsonl (2 documents):
+#                       alone the case yields no document, which fails the job
+#                       (the empty-component guard, tested in test_guards.sh)
 #   make HOW            build the input from NAME.jsonl here: zst, zst_multiframe,
 #                       zst_truncate, zst_flip, zst_garbage
 #   iofault MODE WHEN   change the file under the job with an LD_PRELOAD shim:
@@ -254,6 +257,7 @@ pm_io() {
 # Parse NAME.expected into exp_* variables.
 parse_expected() {
     exp_accept=0 exp_blank=0 exp_empty=0 exp_rejects="" exp_fail="" exp_make="" exp_io=""
+    exp_companion="" exp_extra=0 # documents of the companion file, when there is one
     exp_contains=()
     local key rest
     while IFS= read -r line || [ -n "$line" ]; do
@@ -270,6 +274,7 @@ parse_expected() {
         fail_file) exp_fail=$rest ;;
         make) exp_make=$rest ;;
         iofault) exp_io=$rest ;;
+        companion) exp_companion=1 exp_extra=2 ;;
         *) echo "bad directive in $1.expected: $line" >&2; return 1 ;;
         esac
     done <"$CASES/$1.expected"
@@ -334,7 +339,9 @@ write_cfg() {
             sep=$',\n'
         done
         printf '],\n "output": {"dir": "o", "train_shards": 2, "val_fraction": 0.2, "test_fraction": 0.2},\n'
-        printf ' "run": {"mem_per_rank": "32M", "max_record_bytes": %d%s}}\n' "$MAXREC" "$policy"
+        # One component per case, most of them mostly bad: the per-component
+        # fraction guard is tested on its own (test_guards.sh).
+        printf ' "run": {"mem_per_rank": "32M", "max_record_bytes": %d, "max_bad_fraction": 1%s}}\n' "$MAXREC" "$policy"
     } >"$cfg"
 }
 
@@ -357,7 +364,7 @@ check_component() {
         exp=$(printf 'accept 2\nblank 0\nempty 0\nskipped_files 1\nbad_total 0\nreject bad_file -\n')
     else
         exp=$(
-            printf 'accept %s\nblank %s\nempty %s\nskipped_files 0\n' "$exp_accept" "$exp_blank" "$exp_empty"
+            printf 'accept %s\nblank %s\nempty %s\nskipped_files 0\n' "$((exp_accept + exp_extra))" "$exp_blank" "$exp_empty"
             printf 'bad_total %s\n' "$(printf '%s' "$exp_rejects" | grep -c . || true)"
             printf '%s' "$exp_rejects" | awk 'NF {n[$1]++} END {for (r in n) print "by_reason", r, n[r]}'
             printf '%s' "$exp_rejects" | awk 'NF {print "reject", $1, $2}'
@@ -383,7 +390,7 @@ check_component() {
     fi
     # 2. the accounting identity (and train copies = train documents at epochs 1),
     # 3. no accepted document missing: its output lines + holdout duplicates
-    local want=$exp_accept lines
+    local want=$((exp_accept + exp_extra)) lines
     [ -n "$exp_fail" ] && want=2
     lines=$(awk -v c="$name" '{n = $1; sub(/^ *[0-9]+ /, ""); if ($0 == c) print n}' "$out.per_component")
     if ! jq -e --arg c "$name" --argjson lines "${lines:-0}" --argjson want "$want" '.components[] | select(.name == $c) |
@@ -512,7 +519,7 @@ job_of() { # RD NP NAMES...
     for name in "$@"; do
         parse_expected "$name"
         make_input "$name" "$rd/d/$name"
-        [ -n "$exp_fail" ] && make_companion "$name" "$rd/d/$name"
+        if [ -n "$exp_fail" ] || [ -n "$exp_companion" ]; then make_companion "$name" "$rd/d/$name"; fi
     done
     write_cfg "$rd/c.json" "$@"
     job_rc=0
@@ -718,7 +725,7 @@ fi
 P=$T/plan
 mkdir -p "$P/good" "$P/empty" "$P/unsupported"
 printf '{"text": "plan good"}\n' >"$P/good/a.jsonl"
-printf 'not an input\n' >"$P/unsupported/README.txt"
+printf 'not an input\n' >"$P/unsupported/README.md"
 printf '{"text": "x"}\n' >"$P/unsupported/data.json"
 ln -s "$P/no-such-target.jsonl" "$P/broken.jsonl"
 mkdir -p "$P/brokendir" && ln -s "$P/gone.jsonl" "$P/brokendir/b.jsonl"
@@ -745,7 +752,7 @@ done 3<<EOF
 nothing-matches nothing-here.jsonl nothing-here\.jsonl
 glob-matches-nothing good/*.jsonl.zst good/\*\.jsonl\.zst
 directory-without-inputs empty empty
-directory-of-unsupported-files unsupported unsupported
+directory-of-unsupported-files unsupported 2.files.under.its.paths.are.not.inputs.*"README\.md",."data\.json".\(JSON.lines\?.name.it.\.jsonl
 broken-symlink broken.jsonl broken\.jsonl
 broken-symlink-in-directory brokendir brokendir/b\.jsonl
 EOF

@@ -100,7 +100,10 @@ else
     not_ok "truncated zst"
 fi
 printf 'not zstd at all\n' >"$T/d/b/y.jsonl.zst"
-if expect_fail 1 'y\.jsonl\.zst' pm 1 run "$T/c.json" --force --progress 0; then ok "non-zstd .zst fails naming the file"; else not_ok "non-zstd"; fi
+# Text named .zst: a bad file, found by the plan, which says what it looks like.
+if expect_fail 1 'y\.jsonl\.zst" is a bad file: is named \.jsonl\.zst but is not zstd-compressed \(it looks like plain text\)' pm 1 run "$T/c.json" --force --progress 0; then ok "non-zstd .zst fails naming the file"; else not_ok "non-zstd"; fi
+printf '\x01\x02garbage' >"$T/d/b/y.jsonl.zst"
+if expect_fail 1 'y\.jsonl\.zst" is a bad file: not a zstd stream' pm 1 run "$T/c.json" --force --progress 0; then ok "garbage .zst: a bad file at planning"; else not_ok "garbage zst"; fi
 cp "$T/y.keep" "$T/d/b/y.jsonl.zst"
 
 # A killed rank ends the job (exit 137 from mpirun, no hang), and it is the

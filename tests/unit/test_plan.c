@@ -38,7 +38,9 @@ static void setup(void)
 
 static void teardown(void) { nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* Create root/rel with parents and `size` bytes of content. */
+/* Create root/rel with parents and `size` bytes of content: 'x's, or for a
+ * ".zst" name (size >= 9) one valid zstd frame of them (a raw block), since
+ * the plan looks at the first bytes of compressed inputs. */
 static void mkfile(const char *rel, size_t size)
 {
     char path[8192];
@@ -51,7 +53,24 @@ static void mkfile(const char *rel, size_t size)
     }
     FILE *f = fopen(path, "wb");
     ck_assert_msg(f != NULL, "cannot create %s", path);
-    for (size_t i = 0; i < size; i++)
+    size_t i = 0, rl = strlen(rel);
+    if (rl > 4 && !strcmp(rel + rl - 4, ".zst")) {
+        ck_assert_uint_ge(size, 9);
+        /* magic, frame header (window 1 MiB), last raw block of size-9 bytes */
+        size_t raw = size - 9;
+        unsigned char hdr[9] = {0x28,
+                                0xb5,
+                                0x2f,
+                                0xfd,
+                                0x00,
+                                0x50,
+                                (unsigned char)(1 | (raw << 3)),
+                                (unsigned char)(raw >> 5),
+                                (unsigned char)(raw >> 13)};
+        fwrite(hdr, 1, 9, f);
+        i = 9;
+    }
+    for (; i < size; i++)
         fputc('x', f);
     fclose(f);
 }
@@ -94,6 +113,8 @@ static int build(pm_plan_t *plan, const char *components, pm_error_t *err)
     load(&cfg, components);
     int rc = pm_plan_build(plan, &cfg, err);
     pm_config_close(&cfg);
+    if (rc < 0 && getenv("PM_TEST_VERBOSE"))
+        fprintf(stderr, "plan: %s\n", err->msg);
     return rc;
 }
 
@@ -125,7 +146,12 @@ START_TEST(test_format_from_name)
     ck_assert_int_eq(pm_format_from_name("a.jsonl.zst"), PM_FORMAT_JSONL_ZST);
     ck_assert_int_eq(pm_format_from_name("dir/a.jsonl"), PM_FORMAT_JSONL);
     ck_assert_int_eq(pm_format_from_name("a.json"), -1);
-    ck_assert_int_eq(pm_format_from_name("a.jsonl.gz"), -1);
+    ck_assert_int_eq(pm_format_from_name("a.jsonl.gz"), PM_FORMAT_JSONL_GZ);
+    ck_assert_int_eq(pm_format_from_name("a.jsonl.zst.tar"), PM_FORMAT_TAR);
+    ck_assert_int_eq(pm_format_from_name("a.tgz"), PM_FORMAT_TAR_GZ);
+    ck_assert_int_eq(pm_format_from_name("a.json.zst"), PM_FORMAT_JSON_ZST);
+    ck_assert_int_eq(pm_format_from_name("a.txt"), PM_FORMAT_TXT);
+    ck_assert_int_eq(pm_format_from_name("a.gz"), -1);
     ck_assert_int_eq(pm_format_from_name("a.zst"), -1);
     ck_assert_int_eq(pm_format_from_name(""), -1);
 }
@@ -142,7 +168,16 @@ START_TEST(test_directory)
     mkfile("wiki/notes.json", 1);
     pm_plan_t plan;
     pm_error_t err;
-    ck_assert_int_eq(build(&plan, "{\"name\":\"W\",\"paths\":[\"wiki\"],\"epochs\":3}", &err), 0);
+    /* every other regular file must be excluded: never skipped silently */
+    expect_error("{\"name\":\"W\",\"paths\":[\"wiki\"],\"epochs\":3}",
+                 "component \"W\": 2 files under its paths are not inputs");
+    expect_error("{\"name\":\"W\",\"paths\":[\"wiki\"],\"epochs\":3,\"exclude\":[\"*.md\"]}",
+                 "1 file under its paths is not input");
+    ck_assert_int_eq(build(&plan,
+                           "{\"name\":\"W\",\"paths\":[\"wiki\"],\"epochs\":3,"
+                           "\"exclude\":[\"*.md\",\"notes.json\"]}",
+                           &err),
+                     0);
     ck_assert_uint_eq(plan.n_files, 3);
     ck_assert_str_eq(plan.files[0].relpath, "a.jsonl");
     ck_assert_str_eq(plan.files[0].path, rootpath("wiki/a.jsonl"));
@@ -160,7 +195,11 @@ START_TEST(test_directory)
     pm_plan_close(&plan);
 
     /* a trailing slash changes nothing */
-    ck_assert_int_eq(build(&plan, "{\"name\":\"W\",\"paths\":[\"wiki/\"],\"epochs\":3}", &err), 0);
+    ck_assert_int_eq(build(&plan,
+                           "{\"name\":\"W\",\"paths\":[\"wiki/\"],\"epochs\":3,"
+                           "\"exclude\":[\"README.md\",\"*.json\"]}",
+                           &err),
+                     0);
     ck_assert_uint_eq(plan.n_files, 3);
     ck_assert_str_eq(plan.files[2].relpath, "sub/c.jsonl");
     ck_assert_str_eq(plan.files[2].path, rootpath("wiki/sub/c.jsonl"));
@@ -170,10 +209,10 @@ END_TEST
 
 START_TEST(test_glob)
 {
-    mkfile("cc/x1.jsonl.zst", 1);
-    mkfile("cc/x2.jsonl.zst", 2);
-    mkfile("cc/y.txt", 1);
-    mkfile("cc/.x3.jsonl.zst", 1);
+    mkfile("cc/x1.jsonl.zst", 9);
+    mkfile("cc/x2.jsonl.zst", 10);
+    mkfile("cc/y.md", 1);
+    mkfile("cc/.x3.jsonl.zst", 9);
     mkfile("cc/d1/z.jsonl", 1);
     mkfile("g/a/part1.jsonl", 1);
     mkfile("g/b/part1.jsonl", 1);
@@ -285,7 +324,7 @@ END_TEST
 START_TEST(test_matches_nothing)
 {
     mkfile("have/a.jsonl", 1);
-    mkfile("txt/a.txt", 1);
+    mkfile("md/a.md", 1);
     mkdirs("empty");
     expect_error(
         "{\"name\":\"Wikipedia (en)\",\"paths\":[\"have\",\"nope/*.jsonl.zst\"],\"epochs\":1}",
@@ -294,12 +333,14 @@ START_TEST(test_matches_nothing)
                  "component \"N\": path \"%s/missing.jsonl\" matches no file");
     expect_error("{\"name\":\"N\",\"paths\":[\"empty\"],\"epochs\":1}",
                  "component \"N\": path \"%s/empty\" is a directory with no supported input files");
-    expect_error("{\"name\":\"N\",\"paths\":[\"txt\"],\"epochs\":1}",
-                 "path \"%s/txt\" is a directory with no supported input files");
-    expect_error("{\"name\":\"N\",\"paths\":[\"txt/a.txt\"],\"epochs\":1}",
-                 "path \"%s/txt/a.txt\" is not a supported input file");
-    expect_error("{\"name\":\"N\",\"paths\":[\"txt/*\"],\"epochs\":1}",
-                 "path \"%s/txt/*\" matches no supported input file");
+    expect_error("{\"name\":\"N\",\"paths\":[\"md\"],\"epochs\":1}",
+                 "component \"N\": 1 file under its paths is not input");
+    expect_error("{\"name\":\"N\",\"paths\":[\"md\"],\"epochs\":1,\"exclude\":[\"*\"]}",
+                 "path \"%s/md\" is a directory with no supported input files");
+    expect_error("{\"name\":\"N\",\"paths\":[\"md/a.md\"],\"epochs\":1}",
+                 "path \"%s/md/a.md\" is not a supported input file");
+    expect_error("{\"name\":\"N\",\"paths\":[\"md/*\"],\"epochs\":1}",
+                 "path \"%s/md/*\" matches no supported input file");
 }
 END_TEST
 

@@ -64,7 +64,7 @@ static void round_trip_in(size_t n, uint32_t buckets, size_t arena, size_t max_t
         for (size_t k = 0; k < ml; k++)
             w[i].meta[k] = (char)('a' + k % 26);
         w[i].rec = (pm_spill_rec_t){pm_test_rand(&s), pm_test_rand(&s), (uint32_t)i, 0,
-                                    (uint32_t)tl,     (uint32_t)ml};
+                                    (uint32_t)tl,     (uint32_t)ml,     0,           0};
         w[i].bucket = (uint32_t)(pm_test_rand(&s) % buckets);
         ck_assert_int_eq(
             pm_spill_writer_add(sw, w[i].bucket, &w[i].rec, w[i].text, w[i].meta, &err), 0);
@@ -175,7 +175,7 @@ START_TEST(test_damaged_footer_is_detected)
     pm_error_t err;
     pm_spill_writer_t *sw;
     ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, NULL, &err), 0);
-    pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0};
+    pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0, 0, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 1, &rec, "hello", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "st", 2, &err), 0);
     struct stat sb;
@@ -196,7 +196,7 @@ START_TEST(test_damaged_data_fails_verify)
     pm_error_t err;
     pm_spill_writer_t *sw;
     ck_assert_int_eq(pm_spill_writer_open(&sw, path, 4, 1u << 20, NULL, &err), 0);
-    pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0};
+    pm_spill_rec_t rec = {1, 2, 3, 0, 5, 0, 0, 0};
     for (int i = 0; i < 1000; i++)
         ck_assert_int_eq(pm_spill_writer_add(sw, (uint32_t)i % 4, &rec, "hello", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "st", 2, &err), 0);

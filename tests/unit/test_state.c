@@ -556,7 +556,7 @@ START_TEST(test_complete_and_task_done)
     ck_assert_int_eq(
         pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout), 1u << 20, NULL, &err),
         0);
-    pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0};
+    pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0, 0, 0};
     ck_assert_int_eq(pm_spill_writer_add(sw, 0, &rec, "hello world", "", &err), 0);
     ck_assert_int_eq(pm_spill_writer_commit(sw, "stats", 5, &err), 0);
     ck_assert(pm_state_task_done(&job, 1));
