@@ -6,6 +6,7 @@
 #include "pilemix/fsutil.h"
 #include "pilemix/manifest.h"
 #include "pilemix/shard_writer.h"
+#include "pilemix/zlines.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,125 +19,6 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 #include <zstd.h>
-
-/* Lines of one zstd output file, decompressed as a stream. */
-typedef struct zlines {
-    int fd;
-    const char *path;
-    ZSTD_DCtx *dctx;
-    char *in, *out;
-    size_t in_cap, out_cap;
-    ZSTD_inBuffer ib;
-    size_t out_len, out_pos;
-    pm_buf_t line; /* a line that spans output chunks */
-    bool eof;
-} zlines_t;
-
-static void zlines_zero(zlines_t *z)
-{
-    memset(z, 0, sizeof *z);
-    z->fd = -1;
-}
-
-static void zlines_close(zlines_t *z)
-{
-    if (z->fd >= 0)
-        close(z->fd);
-    ZSTD_freeDCtx(z->dctx);
-    free(z->in);
-    free(z->out);
-    pm_buf_free(&z->line);
-    zlines_zero(z);
-}
-
-static int zlines_open(zlines_t *z, const char *path, pm_error_t *err)
-{
-    memset(z, 0, sizeof *z);
-    z->path = path;
-    z->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (z->fd < 0)
-        return pm_error_set(err, errno == ENOENT ? PM_EDATA : PM_EIO, path, 0, "cannot open: %s",
-                            strerror(errno));
-    z->in_cap = ZSTD_DStreamInSize();
-    z->out_cap = ZSTD_DStreamOutSize();
-    z->in = malloc(z->in_cap);
-    z->out = malloc(z->out_cap);
-    z->dctx = ZSTD_createDCtx();
-    z->ib = (ZSTD_inBuffer){z->in, 0, 0};
-    if (!z->in || !z->out || !z->dctx) {
-        zlines_close(z);
-        return pm_error_nomem(err);
-    }
-    return 0;
-}
-
-/* Decompress more into out (out_pos == out_len on entry). 0, or 1 at the
- * end of the file. */
-static int zlines_fill(zlines_t *z, pm_error_t *err)
-{
-    z->out_len = z->out_pos = 0;
-    while (z->out_len == 0) {
-        if (z->ib.pos == z->ib.size) {
-            ssize_t got = read(z->fd, z->in, z->in_cap);
-            if (got < 0)
-                return pm_error_set(err, PM_EIO, z->path, 0, "read error: %s", strerror(errno));
-            if (got == 0)
-                return 1;
-            z->ib = (ZSTD_inBuffer){z->in, (size_t)got, 0};
-        }
-        ZSTD_outBuffer ob = {z->out, z->out_cap, 0};
-        size_t r = ZSTD_decompressStream(z->dctx, &ob, &z->ib);
-        if (ZSTD_isError(r))
-            return pm_error_set(err, PM_EDATA, z->path, 0, "corrupt zstd data: %s",
-                                ZSTD_getErrorName(r));
-        z->out_len = ob.pos;
-    }
-    return 0;
-}
-
-/* The next line without its '\n' in *p, *n (valid until the next call): 1,
- * 0 at the end, or an error. */
-static int zlines_next(zlines_t *z, const char **p, size_t *n, pm_error_t *err)
-{
-    pm_buf_reset(&z->line);
-    for (;;) {
-        if (z->out_pos == z->out_len) {
-            if (z->eof)
-                break;
-            int rc = zlines_fill(z, err);
-            if (rc < 0)
-                return rc;
-            if (rc == 1) {
-                z->eof = true;
-                break;
-            }
-        }
-        const char *s = z->out + z->out_pos;
-        size_t avail = z->out_len - z->out_pos;
-        const char *nl = memchr(s, '\n', avail);
-        if (!nl) {
-            if (pm_buf_append(&z->line, s, avail) < 0)
-                return pm_error_nomem(err);
-            z->out_pos = z->out_len;
-            continue;
-        }
-        size_t k = (size_t)(nl - s);
-        z->out_pos += k + 1;
-        if (z->line.len == 0) {
-            *p = s;
-            *n = k;
-            return 1;
-        }
-        if (pm_buf_append(&z->line, s, k) < 0)
-            return pm_error_nomem(err);
-        *p = z->line.data;
-        *n = z->line.len;
-        return 1;
-    }
-    if (z->line.len)
-        return pm_error_set(err, PM_EDATA, z->path, 0, "last line is not newline-terminated");
-    return 0;
-}
 
 /* Per component counts of the subset, by meta.pile_set_name. */
 typedef struct counts {
@@ -207,8 +89,8 @@ static int copy_whole(const pm_subset_opts_t *o, json_t *entry, counts_t *c, int
     pm_buf_init(&temp);
     int rc = 0, in = -1, out = -1;
     char *chunk = malloc(1 << 20);
-    zlines_t z;
-    zlines_zero(&z);
+    pm_zlines_t z;
+    pm_zlines_zero(&z);
     if (!src || !dst || !chunk || pm_temp_path(&temp, dst) < 0) {
         rc = pm_error_nomem(err);
         goto done;
@@ -245,19 +127,19 @@ static int copy_whole(const pm_subset_opts_t *o, json_t *entry, counts_t *c, int
     if (rc < 0)
         goto done;
     /* Count the lines by component (from the copy just made). */
-    if ((rc = zlines_open(&z, dst, err)) < 0)
+    if ((rc = pm_zlines_open(&z, dst, err)) < 0)
         goto done;
     const char *p;
     size_t n;
     uint64_t lineno = 0, tb;
     size_t ci;
-    while ((rc = zlines_next(&z, &p, &n, err)) == 1) {
+    while ((rc = pm_zlines_next(&z, &p, &n, err)) == 1) {
         if ((rc = line_info(c, dst, ++lineno, p, n, &ci, &tb, err)) < 0)
             goto done;
         count(c, split, ci, tb);
     }
 done:
-    zlines_close(&z);
+    pm_zlines_close(&z);
     if (in >= 0)
         close(in);
     if (out >= 0) {
@@ -293,8 +175,8 @@ static int write_partial(const pm_subset_opts_t *o, json_t *entry, int level, co
     const char *rel = json_string_value(json_object_get(entry, "path"));
     char *src = pm_path_join(o->src, rel), *dst = pm_path_join(o->into, rel);
     pm_shard_writer_t *w = NULL;
-    zlines_t z;
-    zlines_zero(&z);
+    pm_zlines_t z;
+    pm_zlines_zero(&z);
     int rc = 0;
     *written = 0;
     *out_entry = NULL;
@@ -302,14 +184,14 @@ static int write_partial(const pm_subset_opts_t *o, json_t *entry, int level, co
         rc = pm_error_nomem(err);
         goto done;
     }
-    if ((rc = zlines_open(&z, src, err)) < 0)
+    if ((rc = pm_zlines_open(&z, src, err)) < 0)
         goto done;
     if ((rc = pm_shard_writer_open(&w, dst, level, 1, NULL, err)) < 0)
         goto done;
     const char *p;
     size_t n;
     while (o->by_bytes || *written < lines) {
-        if ((rc = zlines_next(&z, &p, &n, err)) < 0)
+        if ((rc = pm_zlines_next(&z, &p, &n, err)) < 0)
             goto done;
         if (rc == 0)
             break;
@@ -341,7 +223,7 @@ static int write_partial(const pm_subset_opts_t *o, json_t *entry, int level, co
         rc = pm_error_nomem(err);
 done:
     pm_shard_writer_abort(w);
-    zlines_close(&z);
+    pm_zlines_close(&z);
     free(src);
     free(dst);
     return rc;
