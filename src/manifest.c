@@ -131,6 +131,25 @@ nomem:
     return pm_error_nomem(err);
 }
 
+/* Only for a component with a filter (the manifest of a config without
+ * one is as it was): documents filtered, in all and by reason. */
+static int add_filtered(json_t *comp, const pm_task_stats_t *s, pm_error_t *err)
+{
+    json_t *by = json_object();
+    if (!by)
+        return pm_error_nomem(err);
+    for (int r = 1; r < PM_FILTER_REASONS; r++)
+        if (json_object_set_new(by, pm_filter_reason_name(r),
+                                json_integer((json_int_t)s->filtered[r])) < 0) {
+            json_decref(by);
+            return pm_error_nomem(err);
+        }
+    json_t *o = json_pack("{s:I, s:o}", "total", (json_int_t)s->filtered_total, "by_reason", by);
+    if (!o || json_object_set_new(comp, "filtered", o) < 0)
+        return pm_error_nomem(err);
+    return 0;
+}
+
 /* Component c's manifest object (a new reference in *out). */
 static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t **out,
                           pm_error_t *err)
@@ -189,7 +208,8 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, j
         rc = build_error(err, cc->name, &je);
         goto done;
     }
-    if ((rc = add_split_figures(*out, s, err)) < 0) {
+    if ((rc = add_split_figures(*out, s, err)) < 0 ||
+        (cc->filter && (rc = add_filtered(*out, s, err)) < 0)) {
         json_decref(*out);
         *out = NULL;
     }

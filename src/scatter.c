@@ -1,6 +1,7 @@
 #include "pilemix/scatter.h"
 
 #include "pilemix/fault.h"
+#include "pilemix/filter.h"
 #include "pilemix/fsutil.h"
 #include "pilemix/source.h"
 #include "pilemix/spill.h"
@@ -135,6 +136,16 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
 {
     const pm_job_t *job = t->job;
     pm_task_stats_t *st = t->stats;
+    const pm_filter_t *filter = job->cfg->components[t->file->component].filter;
+    if (filter) {
+        /* Before the split: a filtered document is in no split at all. */
+        pm_filter_reason_t why = pm_filter_eval(filter, meta ? meta : "", meta ? meta_len : 0);
+        if (why != PM_FILTER_KEEP) {
+            st->filtered[why]++;
+            st->filtered_total++;
+            return 0;
+        }
+    }
     pm_split_t split = pm_mix_split(&job->mix, text, text_len);
     pm_spill_rec_t sr = {0,
                          offset,

@@ -69,8 +69,17 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
     for (size_t c = 0; c < t->n_components; c++) {
         const pm_task_stats_t *s = &t->comp[c];
         const char *name = job->cfg->components[c].name;
-        uint64_t accounted = s->rejected_total + s->empty_docs + s->split_docs[0] +
-                             s->split_docs[1] + s->split_docs[2];
+        uint64_t accounted = s->rejected_total + s->empty_docs + s->filtered_total +
+                             s->split_docs[0] + s->split_docs[1] + s->split_docs[2];
+        uint64_t by_reason = 0;
+        for (int r = 1; r < PM_FILTER_REASONS; r++)
+            by_reason += s->filtered[r];
+        if (by_reason != s->filtered_total)
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                "accounting: component \"%s\" filtered %llu documents but %llu "
+                                "by reason (a pilemix bug)",
+                                name, (unsigned long long)s->filtered_total,
+                                (unsigned long long)by_reason);
         if (accounted != s->docs)
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                 "accounting: component \"%s\" read %llu documents but accounts "
@@ -123,6 +132,9 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
         r->blank_lines = st->blank_lines;
         r->epochs = job->cfg->components[c].epochs;
         r->realized = pm_totals_realized_epochs(t, c);
+        r->has_filter = job->cfg->components[c].filter != NULL;
+        r->filtered = st->filtered_total;
+        memcpy(r->filtered_by, st->filtered, sizeof r->filtered_by);
     }
     s.n_files = t->n_files;
     for (size_t f = 0; f < t->n_files; f++) {
@@ -176,7 +188,17 @@ int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_
             else if (s->skipped_files)
                 snprintf(reason, sizeof reason, "%llu bad file%s skipped (see the rejects)",
                          (unsigned long long)s->skipped_files, s->skipped_files == 1 ? "" : "s");
-            else if (s->empty_docs)
+            else if (s->filtered_total) {
+                int fr = 1;
+                for (int r = 2; r < PM_FILTER_REASONS; r++)
+                    if (s->filtered[r] > s->filtered[fr])
+                        fr = r;
+                snprintf(reason, sizeof reason,
+                         "its filter dropped all %llu documents, mostly %s (%llu); is "
+                         "components[%zu].filter's field right?",
+                         (unsigned long long)s->filtered_total, pm_filter_reason_name(fr),
+                         (unsigned long long)s->filtered[fr], c);
+            } else if (s->empty_docs)
                 snprintf(reason, sizeof reason, "all %llu documents have an empty text",
                          (unsigned long long)s->empty_docs);
             else

@@ -13,6 +13,7 @@
 #include "pilemix/buf.h"
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/filter.h"
 #include "pilemix/layout.h"
 #include "pilemix/mix.h"
 #include "pilemix/plan.h"
@@ -37,8 +38,8 @@ static inline unsigned pm_len_bucket(uint64_t bytes)
 }
 
 /* Counters of one scatter task (one input file). Identities that must hold:
- * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
- * split_docs[test]; for each split s, the len_log2[s] buckets sum to
+ * docs = rejected_total + empty_docs + filtered_total + split_docs[train] +
+ * split_docs[val] + split_docs[test]; for each split s, the len_log2[s] buckets sum to
  * split_docs[s]. */
 typedef struct pm_task_stats {
     uint64_t bytes_in;                      /* file size on disk */
@@ -59,6 +60,10 @@ typedef struct pm_task_stats {
      * documents before holdout duplicates are dropped, train documents
      * once each (not per copy) */
     uint64_t len_log2[PM_SPLIT_COUNT][PM_LEN_BUCKETS];
+    /* documents the component's filter dropped (filter.h), by reason (slot 0,
+     * "kept", unused), and in all; they are neither in a split nor copied */
+    uint64_t filtered[PM_FILTER_REASONS];
+    uint64_t filtered_total;
 } pm_task_stats_t;
 
 #define PM_TASK_STATS_WORDS (sizeof(pm_task_stats_t) / sizeof(uint64_t))

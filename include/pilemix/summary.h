@@ -10,6 +10,7 @@
 #define PILEMIX_SUMMARY_H
 
 #include "pilemix/error.h"
+#include "pilemix/filter.h"
 #include "pilemix/mix.h"
 
 #include <jansson.h>
@@ -24,6 +25,10 @@ typedef struct pm_summary_row {
     uint64_t rejected;
     uint64_t empty_docs, blank_lines;
     double epochs, realized;
+    /* optional stages (DESIGN 1.7): shown below the table when used */
+    bool has_filter;
+    uint64_t filtered, filtered_by[PM_FILTER_REASONS]; /* by pm_filter_reason_t */
+    uint64_t dedup_dups; /* documents dropped as exact duplicates (output.dedup) */
 } pm_summary_row_t;
 
 typedef struct pm_summary {
@@ -31,6 +36,8 @@ typedef struct pm_summary {
     size_t n_rows;
     uint64_t n_files; /* output data files (train, val, test; not rejects) */
     uint64_t zst_bytes, raw_bytes;
+    bool dedup;        /* output.dedup is "exact" */
+    uint64_t canaries; /* canary documents in train (output.canaries) */
 } pm_summary_t;
 
 /* Rows for n components, zeroed. 0 or PM_ENOMEM. */

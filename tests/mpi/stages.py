@@ -48,7 +48,18 @@ def gen(d, seed):
                 for j in range(nlines):
                     text = "%s %d %d " % (c, f, j) + " ".join(rnd.choice(words) for _ in range(rnd.randint(5, 40)))
                     meta = {"f": name, "pos": j, "n": nlines, "score": rnd.randint(0, 9),
-                            "lang": rnd.choice(["en", "de", "fr"])}
+                            "lang": rnd.choice(["en", "de", "fr"]), "r": {"up": rnd.randint(-5, 50)}}
+                    u = rnd.random()
+                    if u < 0.08:
+                        del meta["score"]  # missing
+                    elif u < 0.12:
+                        meta["score"] = str(meta["score"])  # wrong type
+                    elif u < 0.15:
+                        meta["score"] = None  # null: missing
+                    if rnd.random() < 0.05:
+                        del meta["r"]
+                    if rnd.random() < 0.02:
+                        text = "duplicate text %d of the corpus" % rnd.randint(0, 20)
                     fh.write(json.dumps({"text": text, "meta": meta}) + "\n")
 
 
@@ -170,6 +181,82 @@ def nested(small, large):
     return 0
 
 
+def filter_verdict(conds, meta):
+    """The first failing condition's reason, or None: the rules of filter.h."""
+    for c in conds:
+        v = meta
+        for part in c["field"].split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if v is None:
+            if c.get("missing", "drop") == "keep":
+                continue
+            return "missing"
+        if "min" in c or "max" in c:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return "wrong_type"
+            if "min" in c and not v >= c["min"]:
+                return "below_min"
+            if "max" in c and not v <= c["max"]:
+                return "above_max"
+        ins = c.get("in", [c["equals"]] if "equals" in c else None)
+        if ins is not None:
+            if not isinstance(v, str):
+                return "wrong_type"
+            if v not in ins:
+                return "not_in"
+    return None
+
+
+def filters(cfg_path, outdir):
+    """Count filtered documents per component and reason from the inputs, and
+    check the manifest's counts and that no filtered text is in the output
+    while every kept text with train copies or a holdout split is."""
+    cfg = json.load(open(cfg_path))
+    m = json.load(open(os.path.join(outdir, "manifest.json")))
+    out_texts = set()
+    for f in m["files"]:
+        if f["split"] in ("train", "val", "test"):
+            for ln in lines_of(os.path.join(outdir, f["path"])):
+                out_texts.add(json.loads(ln)["text"])
+    bad = 0
+    kept, dropped = set(), set()  # over all components: a text may be in two
+    for comp, mc in zip(cfg["components"], m["components"]):
+        conds = comp.get("filter")
+        if isinstance(conds, dict):
+            conds = [conds]
+        want = {}
+        for d in comp["paths"]:
+            for name in sorted(os.listdir(d)):
+                for ln in open(os.path.join(d, name)):
+                    o = json.loads(ln)
+                    why = filter_verdict(conds, o.get("meta") or {}) if conds else None
+                    if why:
+                        want[why] = want.get(why, 0) + 1
+                        dropped.add(o["text"])
+                    else:
+                        kept.add(o["text"])
+        got = (mc.get("filtered") or {}).get("by_reason", {})
+        got = {k: v for k, v in got.items() if v}
+        if conds and got != want:
+            print("filters: %s: manifest %s, counted %s" % (comp["name"], got, want))
+            bad = 1
+        if not conds and "filtered" in mc:
+            print("filters: %s has no filter but the manifest counts some" % comp["name"])
+            bad = 1
+        total = sum(want.values())
+        if conds and mc["filtered"]["total"] != total:
+            bad = 1
+        print("filters: %s: %d filtered %s" % (comp["name"], total, want))
+    leaked = (dropped - kept) & out_texts
+    if leaked:
+        print("filters: %d filtered texts in the output, e.g. %r" % (len(leaked), sorted(leaked)[0]))
+        bad = 1
+    if not (dropped - kept) or not (kept & out_texts):
+        print("filters: the check saw nothing to check")
+        bad = 1
+    return bad
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "gen":
@@ -181,6 +268,8 @@ def main(argv):
         return compare(argv[2], argv[3], cut_lines(argv[2], float(argv[4])))
     if cmd == "subset-bytes":
         return compare(argv[2], argv[3], cut_bytes(argv[2], int(argv[4])))
+    if cmd == "filters":
+        return filters(argv[2], argv[3])
     if cmd == "nested":
         return nested(argv[2], argv[3])
     print("unknown command " + cmd)
