@@ -26,6 +26,8 @@ typedef struct pass_ctx {
     void *poll_ctx;
     size_t bytes_since_poll;
     pm_error_t *err;
+    uint64_t lines;           /* lines written to the file so far */
+    size_t can_next, can_end; /* the file's canaries not yet written (job->canaries.v) */
 } pass_ctx_t;
 
 static int push_entry(pass_ctx_t *c, uint64_t key, uint64_t off)
@@ -140,6 +142,26 @@ static int cmp_entries(const void *pa, const void *pb, void *vctx)
     return cmp_identity(c->job, &a, &b);
 }
 
+/* Canaries (output.canaries) go in among the records by key, as if they
+ * had been spilled: write those with keys below `below` (all: the rest). A
+ * canary goes after the records of its very key (a 2^-64 event). */
+static int put_canaries(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, bool all,
+                        uint64_t below, pm_error_t *err)
+{
+    const pm_canaries_t *cs = &c->job->canaries;
+    while (c->can_next < c->can_end && (all || cs->v[c->can_next].key < below)) {
+        const pm_canary_t *cn = &cs->v[c->can_next];
+        PM_TRY(pm_shard_writer_add(w, c->job->cfg->components[cn->component].name, cn->text,
+                                   cn->len, "", 0, err));
+        c->lines++;
+        out->canaries++;
+        if (out->canary_lines)
+            out->canary_lines[c->can_next] = c->lines;
+        c->can_next++;
+    }
+    return 0;
+}
+
 static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, pm_error_t *err)
 {
     pm_keysort(c->mem.entries, c->mem.scratch, c->n);
@@ -168,8 +190,11 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
             }
         }
         const char *text = c->mem.arena.data + off + PM_SPILL_REC_HEADER;
+        if (c->can_next < c->can_end)
+            PM_TRY(put_canaries(c, w, out, false, c->mem.entries[i].key, err));
         PM_TRY(pm_shard_writer_add(w, job->cfg->components[comp].name, text, r.text_len,
                                    text + r.text_len, r.meta_len, err));
+        c->lines++;
         out->comp_docs[comp]++;
         c->bytes_since_poll += r.text_len;
         /* A stop request (a signal) polls at once: the next record boundary. */
@@ -204,6 +229,10 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                     .err = err};
     if (in->mem) /* take the caller's memory; handed back at the end */
         c.mem = *in->mem;
+    size_t can_first, can_count;
+    pm_job_file_canaries(job, file, &can_first, &can_count);
+    c.can_next = can_first;
+    c.can_end = can_first + can_count;
     pm_buf_t path, name;
     pm_buf_init(&path);
     pm_buf_init(&name);
@@ -264,6 +293,8 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
             }
         }
     }
+    if (rc == 0)
+        rc = put_canaries(&c, w, out, true, 0, err);
     if (rc == 0) {
         rc = pm_shard_writer_finish(w, &out->result, err);
         w = NULL;

@@ -37,7 +37,25 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     for (size_t i = 0; i < plan->n_files; i++)
         job->file_hash[i] =
             pm_file_hash(cfg->components[plan->files[i].component].name, plan->files[i].relpath);
+    if (cfg->canaries) {
+        int rc = pm_canaries_derive(&job->canaries, cfg->canaries->secret, cfg->canaries->count,
+                                    cfg->n_components, err);
+        if (rc < 0) {
+            pm_job_close(job);
+            return rc;
+        }
+    }
     return 0;
+}
+
+void pm_job_file_canaries(const pm_job_t *job, uint32_t file, size_t *first, size_t *count)
+{
+    *first = *count = 0;
+    if (!job->canaries.n || pm_layout_file_split(&job->layout, file) != PM_SPLIT_TRAIN)
+        return;
+    uint64_t lo, hi;
+    pm_key_range(job->layout.train_shards, file, &lo, &hi);
+    pm_canaries_range(&job->canaries, lo, hi, first, count);
 }
 
 static void free_members(pm_job_t *job, size_t f)
@@ -57,6 +75,7 @@ void pm_job_close(pm_job_t *job)
     free(job->members);
     free(job->n_members);
     free(job->file_hash);
+    pm_canaries_free(&job->canaries);
     free(job->spill_dir);
     free(job->rejects_dir);
     free(job->results_dir);

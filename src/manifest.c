@@ -2,12 +2,14 @@
 
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
+#include "pilemix/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -84,6 +86,97 @@ done:
     pm_buf_free(&final);
     pm_buf_free(&temp);
     pm_buf_free(&data);
+    return rc;
+}
+
+int pm_canary_list_path(const char *out_dir, pm_buf_t *out)
+{
+    size_t len = strlen(out_dir);
+    while (len > 1 && out_dir[len - 1] == '/')
+        len--;
+    pm_buf_reset(out);
+    if (pm_buf_append(out, out_dir, len) < 0 || pm_buf_append_str(out, ".canaries.jsonl") < 0)
+        return PM_ENOMEM;
+    return 0;
+}
+
+int pm_canary_list_write(const pm_job_t *job, pm_error_t *err)
+{
+    const pm_canaries_t *cs = &job->canaries;
+    uint64_t *lines = calloc(cs->n + 1, sizeof *lines);
+    uint32_t *shard_of = calloc(cs->n + 1, sizeof *shard_of);
+    size_t *order = calloc(cs->n + 1, sizeof *order);
+    pm_buf_t path, temp, data, name;
+    pm_buf_init(&path);
+    pm_buf_init(&temp);
+    pm_buf_init(&data);
+    pm_buf_init(&name);
+    int rc = 0, fd = -1;
+    if (!lines || !shard_of || !order || pm_canary_list_path(job->cfg->out_dir, &path) < 0 ||
+        pm_temp_path(&temp, path.data) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    for (uint32_t f = 0; f < job->layout.train_shards; f++) {
+        size_t first, count;
+        pm_job_file_canaries(job, f, &first, &count);
+        if (!count)
+            continue;
+        bool ok = false;
+        if ((rc = pm_state_load_file_result_lines(job, f, NULL, lines, &ok, err)) < 0)
+            goto done;
+        if (!ok) {
+            rc = pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                              "no result record for train file %u, which holds canaries", f);
+            goto done;
+        }
+        for (size_t i = first; i < first + count; i++)
+            shard_of[i] = f;
+    }
+    for (size_t i = 0; i < cs->n; i++)
+        order[cs->v[i].index] = i;
+    for (size_t k = 0; k < cs->n; k++) {
+        const pm_canary_t *cn = &cs->v[order[k]];
+        char hex[33];
+        pm_hex128(cn->xxh128, hex);
+        if (pm_job_output_name(job, shard_of[order[k]], &name) < 0 ||
+            pm_buf_printf(&data,
+                          "{\"index\": %u, \"xxh128\": \"%s\", \"shard\": \"%s\", \"line\": %llu, "
+                          "\"pile_set_name\": ",
+                          cn->index, hex, name.data, (unsigned long long)lines[order[k]]) < 0 ||
+            pm_json_escape(&data, job->cfg->components[cn->component].name,
+                           strlen(job->cfg->components[cn->component].name)) < 0 ||
+            pm_buf_append_str(&data, ", \"text\": ") < 0 ||
+            pm_json_escape(&data, cn->text, cn->len) < 0 || pm_buf_append_str(&data, "}\n") < 0) {
+            rc = pm_error_nomem(err);
+            goto done;
+        }
+    }
+    if ((fd = pm_temp_create(temp.data, err)) < 0) {
+        rc = fd;
+        goto done;
+    }
+    /* The list gives the canaries away: owner only. */
+    if (fchmod(fd, 0600) != 0) {
+        rc = pm_error_set(err, PM_EIO, temp.data, 0, "cannot chmod: %s", strerror(errno));
+        goto done;
+    }
+    if ((rc = pm_write_all(fd, data.data, data.len, temp.data, err)) < 0)
+        goto done;
+    rc = pm_temp_commit(fd, temp.data, path.data, err);
+    fd = -1;
+done:
+    if (fd >= 0) {
+        close(fd);
+        unlink(temp.data);
+    }
+    free(lines);
+    free(shard_of);
+    free(order);
+    pm_buf_free(&path);
+    pm_buf_free(&temp);
+    pm_buf_free(&data);
+    pm_buf_free(&name);
     return rc;
 }
 
@@ -293,6 +386,15 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
                      (json_int_t)cfg->seed, "config", canon, "components", comps, "files", files);
     if (!root) {
         rc = build_error(err, "top level", &je);
+        goto done;
+    }
+    /* Only with canaries (other manifests stay as they were): that there
+     * are some and how many, never what they are. */
+    if (job->canaries.n &&
+        json_object_set_new(root, "canaries",
+                            json_pack("{s:I, s:s}", "count", (json_int_t)job->canaries.n, "list",
+                                      "kept outside the dataset by whoever built it")) < 0) {
+        rc = pm_error_nomem(err);
         goto done;
     }
     text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));

@@ -11,7 +11,7 @@ _Static_assert(sizeof(pm_task_stats_t) % sizeof(uint64_t) == 0, "stats reduce as
 size_t pm_totals_words(const pm_totals_t *t)
 {
     return t->n_components * (PM_TASK_STATS_WORDS + 2 * PM_SPLIT_COUNT) +
-           t->n_files * PM_FILE_RESULT_WORDS + 3;
+           t->n_files * PM_FILE_RESULT_WORDS + 4;
 }
 
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
@@ -33,7 +33,8 @@ int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
     p += n_files * PM_FILE_RESULT_WORDS;
     t->passes = p++;
     t->files_reused = p++;
-    t->tasks_reused = p;
+    t->tasks_reused = p++;
+    t->canary_docs = p;
     return 0;
 }
 
@@ -53,6 +54,7 @@ void pm_totals_add_file(pm_totals_t *t, const pm_layout_t *layout, uint32_t file
         t->dups[c][split] += out->comp_dups[c];
     }
     *t->passes += out->passes;
+    *t->canary_docs += out->canaries;
 }
 
 double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
@@ -102,6 +104,13 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
             comp_docs[sp] += t->emitted[c][sp];
     }
+    /* Canaries are no component's: the train files hold them besides. */
+    if (*t->canary_docs != job->canaries.n)
+        return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                            "accounting: %llu canaries asked for, %llu written (a pilemix bug)",
+                            (unsigned long long)job->canaries.n,
+                            (unsigned long long)*t->canary_docs);
+    comp_docs[PM_SPLIT_TRAIN] += *t->canary_docs;
     for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
         if (comp_docs[sp] != file_docs[sp])
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
@@ -137,6 +146,7 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
         memcpy(r->filtered_by, st->filtered, sizeof r->filtered_by);
     }
     s.n_files = t->n_files;
+    s.canaries = *t->canary_docs;
     for (size_t f = 0; f < t->n_files; f++) {
         s.zst_bytes += t->files[f].zst_bytes;
         s.raw_bytes += t->files[f].raw_bytes;

@@ -52,6 +52,11 @@ typedef struct pm_gather_out {
     uint64_t *comp_docs;
     uint64_t *comp_dups;
     uint64_t passes; /* bucket passes made (> buckets when some overflowed) */
+    /* output.canaries: canaries written to this file (added to), and their
+     * 1-based lines, stored at their index in job->canaries (an array of
+     * job->canaries.n the caller owns; NULL when the job has none) */
+    uint64_t canaries;
+    uint64_t *canary_lines;
 } pm_gather_out_t;
 
 int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,

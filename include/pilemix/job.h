@@ -11,6 +11,7 @@
 #define PILEMIX_JOB_H
 
 #include "pilemix/buf.h"
+#include "pilemix/canary.h"
 #include "pilemix/config.h"
 #include "pilemix/error.h"
 #include "pilemix/filter.h"
@@ -88,9 +89,10 @@ typedef struct pm_job {
      * pm_job_load_task_blob): members[f][m - 1] is member m's path. */
     char ***members;
     uint32_t *n_members;
-    char *spill_dir;   /* WORK/spill */
-    char *rejects_dir; /* WORK/rejects */
-    char *results_dir; /* WORK/results: per-output-file gather results */
+    char *spill_dir;        /* WORK/spill */
+    char *rejects_dir;      /* WORK/rejects */
+    char *results_dir;      /* WORK/results: per-output-file gather results */
+    pm_canaries_t canaries; /* output.canaries, derived once (sorted by key); empty: none */
 } pm_job_t;
 
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
@@ -125,6 +127,10 @@ static inline const char *pm_job_file_component(const pm_job_t *job, uint32_t fi
 {
     return job->cfg->components[job->plan->files[file].component].name;
 }
+
+/* The canaries train file f holds: job->canaries.v[*first .. *first + *count)
+ * (none for val and test). */
+void pm_job_file_canaries(const pm_job_t *job, uint32_t file, size_t *first, size_t *count);
 
 /* Estimated uncompressed bytes a plan file holds (for layout and ordering). */
 uint64_t pm_job_estimate_bytes(const pm_input_file_t *f);

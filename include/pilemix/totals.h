@@ -7,7 +7,8 @@
  *   emitted[c][s]    documents written to split s
  *   dups[c][s]       holdout duplicates dropped from split s
  *   files[f]         per output file result (pm_file_result_t as words)
- *   passes           gather bucket passes */
+ *   passes           gather bucket passes
+ *   canary_docs      canaries written (no component's; train files hold them) */
 #ifndef PILEMIX_TOTALS_H
 #define PILEMIX_TOTALS_H
 
@@ -29,6 +30,7 @@ typedef struct pm_totals {
     uint64_t *passes;
     uint64_t *files_reused; /* output files a resumed run did not rewrite */
     uint64_t *tasks_reused; /* tasks a resumed run did not redo */
+    uint64_t *canary_docs;  /* canaries written to train (output.canaries) */
 } pm_totals_t;
 
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files);

@@ -552,6 +552,7 @@ typedef struct gather_ctx {
     pm_gather_in_t in;
     pm_gather_mem_t mem;             /* kept from file to file */
     uint64_t *comp_docs, *comp_dups; /* per component, for one file */
+    uint64_t *canary_lines;          /* per canary (output.canaries) */
 } gather_ctx_t;
 
 static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep, pm_error_t *err)
@@ -560,7 +561,8 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     size_t nc = r->cfg.n_components;
     memset(c->comp_docs, 0, nc * sizeof(uint64_t));
     memset(c->comp_dups, 0, nc * sizeof(uint64_t));
-    pm_gather_out_t out = {.comp_docs = c->comp_docs, .comp_dups = c->comp_dups};
+    pm_gather_out_t out = {
+        .comp_docs = c->comp_docs, .comp_dups = c->comp_dups, .canary_lines = c->canary_lines};
     PM_TRY(pm_gather_file(&c->in, file, &out, poll_cb, r, err));
     PM_TRY(pm_state_save_file_result(&r->job, file, &out, err));
     PM_TRY(pm_fault_hit("gather-file", file, err));
@@ -606,9 +608,10 @@ static int gather(run_t *r, pm_error_t *err)
                              .zstd_workers = zstd_workers(r),
                              .cctx = ZSTD_createCCtx()},
                       .comp_docs = calloc(nc + 1, sizeof(uint64_t)),
-                      .comp_dups = calloc(nc + 1, sizeof(uint64_t))};
+                      .comp_dups = calloc(nc + 1, sizeof(uint64_t)),
+                      .canary_lines = calloc(r->job.canaries.n + 1, sizeof(uint64_t))};
     c.in.mem = &c.mem;
-    if (status == 0 && (!c.comp_docs || !c.comp_dups))
+    if (status == 0 && (!c.comp_docs || !c.comp_dups || !c.canary_lines))
         status = pm_error_nomem(err);
     phase_t ph = {.name = "gather",
                   .n_items = n_files,
@@ -621,6 +624,7 @@ static int gather(run_t *r, pm_error_t *err)
     int rc = work_phase(r, &ph, status, err);
     free(c.comp_docs);
     free(c.comp_dups);
+    free(c.canary_lines);
     ZSTD_freeCCtx(c.in.cctx);
     pm_gather_mem_free(&c.mem);
     free(sizes);
@@ -644,6 +648,9 @@ static int finish(run_t *r, pm_error_t *err)
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
+    /* Before the manifest: a complete output has its canary list. */
+    if (r->job.canaries.n)
+        PM_TRY(pm_canary_list_write(&r->job, err));
     PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, err));
     double now = pm_now();
     printf("pilemix: %s: %zu input files -> %s\n", r->cfg.name, r->plan.n_files, r->cfg.out_dir);

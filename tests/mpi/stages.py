@@ -257,6 +257,54 @@ def filters(cfg_path, outdir):
     return bad
 
 
+def canaries(listfile, with_c, without_c, count):
+    """The dataset with canaries is the one without plus exactly the listed
+    canaries, each at its listed shard and line."""
+    lst = [json.loads(l) for l in open(listfile)]
+    if len(lst) != int(count) or [c["index"] for c in lst] != list(range(int(count))):
+        print("canaries: the list has %d entries, expected %s" % (len(lst), count))
+        return 1
+    texts = {c["text"] for c in lst}
+    if len(texts) != len(lst):
+        print("canaries: two canaries share a text")
+        return 1
+    m, files = train_files(with_c)
+    found = 0
+    for f in files:
+        a = lines_of(os.path.join(with_c, f))
+        b = lines_of(os.path.join(without_c, f))
+        rest = []
+        for i, ln in enumerate(a, 1):
+            o = json.loads(ln)
+            if o["text"] in texts:
+                c = [c for c in lst if c["text"] == o["text"]][0]
+                if (c["shard"], c["line"], c["pile_set_name"]) != (f, i, o["meta"]["pile_set_name"]):
+                    print("canaries: canary %d found at %s:%d as %s, listed at %s:%d as %s" % (
+                        c["index"], f, i, o["meta"]["pile_set_name"], c["shard"], c["line"], c["pile_set_name"]))
+                    return 1
+                if set(o["meta"]) != {"pile_set_name"}:
+                    print("canaries: canary %d carries meta %s" % (c["index"], o["meta"]))
+                    return 1
+                found += 1
+            else:
+                rest.append(ln)
+        if rest != b:
+            print("canaries: %s without its canaries differs from the run without canaries" % f)
+            return 1
+    if found != len(lst):
+        print("canaries: %d of %d listed canaries in the train files" % (found, len(lst)))
+        return 1
+    for split in ("val", "test"):
+        if open(os.path.join(with_c, split + ".jsonl.zst"), "rb").read() != open(os.path.join(without_c, split + ".jsonl.zst"), "rb").read():
+            print("canaries: %s differs" % split)
+            return 1
+    shards = {}
+    for c in lst:
+        shards[c["shard"]] = shards.get(c["shard"], 0) + 1
+    print("canaries: %d canaries at their listed lines, %s; the rest identical" % (len(lst), sorted(shards.items())))
+    return 0
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "gen":
@@ -270,6 +318,8 @@ def main(argv):
         return compare(argv[2], argv[3], cut_bytes(argv[2], int(argv[4])))
     if cmd == "filters":
         return filters(argv[2], argv[3])
+    if cmd == "canaries":
+        return canaries(argv[2], argv[3], argv[4], argv[5])
     if cmd == "nested":
         return nested(argv[2], argv[3])
     print("unknown command " + cmd)
