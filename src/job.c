@@ -1,5 +1,7 @@
 #include "pilemix/job.h"
 
+#include "pilemix/dedup.h"
+
 #include "pilemix/fsutil.h"
 
 #include <stddef.h>
@@ -179,6 +181,15 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
     uint64_t bucket = test_override("PILEMIX_TEST_LAYOUT_BYTES");
     pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
                      bucket ? bucket : pm_job_bucket_budget(mem_per_rank));
+    layout->dedup_buckets = 0;
+    if (cfg->dedup == PM_DEDUP_EXACT) {
+        /* One digest record per document: guess documents of 512 bytes (a
+         * bucket that turns out bigger is read in digest sub-ranges). */
+        long double docs = (train / 2 + val + test) / 512 + 1;
+        uint64_t per = bucket ? bucket : pm_job_bucket_budget(mem_per_rank);
+        long double n = docs * PM_DEDUP_REC_BYTES / (long double)(per ? per : 1) + 1;
+        layout->dedup_buckets = n > PM_MAX_BUCKETS_PER_FILE ? PM_MAX_BUCKETS_PER_FILE : (uint32_t)n;
+    }
 }
 
 int pm_task_blob_encode(pm_buf_t *out, const pm_task_stats_t *st, char *const *members,

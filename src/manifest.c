@@ -243,6 +243,34 @@ static int add_filtered(json_t *comp, const pm_task_stats_t *s, pm_error_t *err)
     return 0;
 }
 
+/* Only with output.dedup "exact": the component's documents dropped as
+ * exact duplicates, by split, their train copies, and whose copy won
+ * ("of": {"Github": 120}: 120 of this component's documents repeat a text
+ * Github kept). */
+static int add_dedup(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t *comp,
+                     pm_error_t *err)
+{
+    const uint64_t *lost = pm_dedup_lost(&t->dedup, c);
+    json_t *of = json_object();
+    if (!of)
+        return pm_error_nomem(err);
+    for (size_t w = 0; w < job->cfg->n_components; w++) {
+        uint64_t n = *pm_dedup_pair(&t->dedup, c, w);
+        if (n && json_object_set_new(of, job->cfg->components[w].name,
+                                     json_integer((json_int_t)n)) < 0) {
+            json_decref(of);
+            return pm_error_nomem(err);
+        }
+    }
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)(lost[0] + lost[1] + lost[2]),
+        "train", (json_int_t)lost[0], "val", (json_int_t)lost[1], "test", (json_int_t)lost[2],
+        "train_copies_dropped", (json_int_t)*pm_dedup_copies(&t->dedup, c), "of", of);
+    if (!o || json_object_set_new(comp, "exact_duplicates", o) < 0)
+        return pm_error_nomem(err);
+    return 0;
+}
+
 /* Component c's manifest object (a new reference in *out). */
 static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t **out,
                           pm_error_t *err)
@@ -302,7 +330,8 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, size_t c, j
         goto done;
     }
     if ((rc = add_split_figures(*out, s, err)) < 0 ||
-        (cc->filter && (rc = add_filtered(*out, s, err)) < 0)) {
+        (cc->filter && (rc = add_filtered(*out, s, err)) < 0) ||
+        (job->cfg->dedup == PM_DEDUP_EXACT && (rc = add_dedup(job, t, c, *out, err)) < 0)) {
         json_decref(*out);
         *out = NULL;
     }

@@ -318,6 +318,12 @@ static int state_text(const pm_config_t *cfg, const pm_plan_t *plan, const pm_la
         rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "cannot build the state file: %s", je.text);
         goto done;
     }
+    /* Only with dedup: a state file without it reads as it always did. */
+    if (l->dedup_buckets && json_object_set_new(json_object_get(root, "layout"), "dedup_buckets",
+                                                json_integer((json_int_t)l->dedup_buckets)) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
     if (!(*out = json_dumps(root, JSON_INDENT(1))))
         rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory writing the state file");
 done:
@@ -386,8 +392,10 @@ static int check_resume(const char *state_path, const pm_config_t *cfg, const pm
         layout->per_shard = (uint32_t)json_integer_value(json_object_get(jl, "per_shard"));
         layout->val_buckets = (uint32_t)json_integer_value(json_object_get(jl, "val_buckets"));
         layout->test_buckets = (uint32_t)json_integer_value(json_object_get(jl, "test_buckets"));
+        layout->dedup_buckets = (uint32_t)json_integer_value(json_object_get(jl, "dedup_buckets"));
         if (layout->train_shards != cfg->train_shards || !layout->per_shard ||
-            !layout->val_buckets || !layout->test_buckets)
+            (cfg->dedup == PM_DEDUP_EXACT) != (layout->dedup_buckets > 0) || !layout->val_buckets ||
+            !layout->test_buckets)
             rc = pm_error_set(err, PM_ESTATE, state_path, 0, "damaged state file (layout)");
     }
     json_decref(saved);

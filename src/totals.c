@@ -1,6 +1,7 @@
 #include "pilemix/totals.h"
 
 #include "pilemix/summary.h"
+#include "pilemix/dedup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@ _Static_assert(sizeof(pm_task_stats_t) % sizeof(uint64_t) == 0, "stats reduce as
 size_t pm_totals_words(const pm_totals_t *t)
 {
     return t->n_components * (PM_TASK_STATS_WORDS + 2 * PM_SPLIT_COUNT) +
-           t->n_files * PM_FILE_RESULT_WORDS + 4;
+           t->n_files * PM_FILE_RESULT_WORDS + 4 + pm_dedup_counts_words(t->n_components);
 }
 
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
@@ -34,7 +35,8 @@ int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
     t->passes = p++;
     t->files_reused = p++;
     t->tasks_reused = p++;
-    t->canary_docs = p;
+    t->canary_docs = p++;
+    t->dedup = (pm_dedup_counts_t){n_components, p};
     return 0;
 }
 
@@ -87,20 +89,25 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
                                 "accounting: component \"%s\" read %llu documents but accounts "
                                 "for %llu (a pilemix bug)",
                                 name, (unsigned long long)s->docs, (unsigned long long)accounted);
-        if (t->emitted[c][PM_SPLIT_TRAIN] != s->train_copies)
+        /* Exact dedup: a loser's copies were decided, then dropped. */
+        uint64_t dropped = *pm_dedup_copies(&t->dedup, c);
+        if (t->emitted[c][PM_SPLIT_TRAIN] + dropped != s->train_copies)
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                 "accounting: component \"%s\" decided %llu train copies but %llu "
-                                "were written (a pilemix bug)",
+                                "were written and %llu dropped as duplicates (a pilemix bug)",
                                 name, (unsigned long long)s->train_copies,
-                                (unsigned long long)t->emitted[c][PM_SPLIT_TRAIN]);
+                                (unsigned long long)t->emitted[c][PM_SPLIT_TRAIN],
+                                (unsigned long long)dropped);
         for (int sp = PM_SPLIT_VAL; sp <= PM_SPLIT_TEST; sp++)
-            if (t->emitted[c][sp] + t->dups[c][sp] != s->split_docs[sp])
-                return pm_error_set(err, PM_EINTERNAL, NULL, 0,
-                                    "accounting: component \"%s\" held out %llu documents for %s "
-                                    "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
-                                    name, (unsigned long long)s->split_docs[sp], pm_split_name(sp),
-                                    (unsigned long long)t->emitted[c][sp],
-                                    (unsigned long long)t->dups[c][sp]);
+            if (t->emitted[c][sp] + t->dups[c][sp] + pm_dedup_lost(&t->dedup, c)[sp] !=
+                s->split_docs[sp])
+                return pm_error_set(
+                    err, PM_EINTERNAL, NULL, 0,
+                    "accounting: component \"%s\" held out %llu documents for %s "
+                    "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
+                    name, (unsigned long long)s->split_docs[sp], pm_split_name(sp),
+                    (unsigned long long)t->emitted[c][sp],
+                    (unsigned long long)(t->dups[c][sp] + pm_dedup_lost(&t->dedup, c)[sp]));
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
             comp_docs[sp] += t->emitted[c][sp];
     }
@@ -144,9 +151,12 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
         r->has_filter = job->cfg->components[c].filter != NULL;
         r->filtered = st->filtered_total;
         memcpy(r->filtered_by, st->filtered, sizeof r->filtered_by);
+        const uint64_t *lost = pm_dedup_lost(&t->dedup, c);
+        r->dedup_dups = lost[0] + lost[1] + lost[2];
     }
     s.n_files = t->n_files;
     s.canaries = *t->canary_docs;
+    s.dedup = job->cfg->dedup == PM_DEDUP_EXACT;
     for (size_t f = 0; f < t->n_files; f++) {
         s.zst_bytes += t->files[f].zst_bytes;
         s.raw_bytes += t->files[f].raw_bytes;

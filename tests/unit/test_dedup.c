@@ -34,7 +34,7 @@ static void setup(fixture_t *f)
     f->cfg.work_dir = (char *)"/nonexistent/work";
     f->plan.files = files;
     f->plan.n_files = 3;
-    pm_layout_t layout = {3, 2, 2, 2};
+    pm_layout_t layout = {3, 2, 2, 2, 0};
     ck_assert_int_eq(pm_job_init(&f->job, &f->cfg, &f->plan, &layout, NULL), 0);
 }
 
