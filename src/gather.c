@@ -26,7 +26,9 @@ typedef struct pass_ctx {
     void *poll_ctx;
     size_t bytes_since_poll;
     pm_error_t *err;
-    uint64_t lines;           /* lines written to the file so far */
+    uint64_t lines;       /* lines written to the file so far */
+    pm_tombstone_t *tomb; /* the bucket's tombstones (exact dedup), sorted */
+    size_t tomb_n, tomb_cap;
     size_t can_next, can_end; /* the file's canaries not yet written (job->canaries.v) */
 } pass_ctx_t;
 
@@ -181,6 +183,12 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
         uint64_t off = c->mem.entries[i].value;
         rec_at(c, off, &r);
         uint32_t comp = job->plan->files[r.file].component;
+        /* Exact dedup: a loser's records go before the holdout check, so the
+         * winner (the smallest identity, first of its text) is compared
+         * with nothing it would be counted against twice. */
+        if (c->tomb_n &&
+            pm_tomb_find(c->tomb, c->tomb_n, r.key, r.file, r.member, r.offset, r.copy))
+            continue;
         if (c->holdout && i > 0 && c->mem.entries[i - 1].key == c->mem.entries[i].key) {
             pm_spill_rec_t prev;
             rec_at(c, c->mem.entries[i - 1].value, &prev);
@@ -247,6 +255,10 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     if (rc < 0)
         goto done;
     for (uint32_t b = first; b < first + count && rc == 0; b++) {
+        if (in->tombs)
+            rc = pm_tomb_index_bucket(in->tombs, b, &c.tomb, &c.tomb_cap, &c.tomb_n, err);
+        if (rc < 0)
+            break;
         uint64_t lo, hi;
         pm_layout_bucket_keys(&job->layout, b, &lo, &hi);
         uint64_t need = in->bucket_bytes[b] + in->bucket_records[b] * SORT_ENTRY_BYTES;
@@ -300,6 +312,7 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
         w = NULL;
     }
 done:
+    free(c.tomb);
     pm_shard_writer_abort(w);
     if (in->mem)
         *in->mem = c.mem;

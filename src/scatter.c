@@ -1,5 +1,6 @@
 #include "pilemix/scatter.h"
 
+#include "pilemix/dedup.h"
 #include "pilemix/fault.h"
 #include "pilemix/filter.h"
 #include "pilemix/fsutil.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +158,17 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
                          t->member,
                          0};
     meta = meta ? meta : "";
+    if (job->layout.dedup_buckets) {
+        /* Exact dedup: the document's digest, to its dedup bucket (dedup.h). */
+        XXH128_hash_t h = XXH3_128bits(text, text_len);
+        pm_dedup_payload_t pl = {
+            h.low64,
+            split == PM_SPLIT_TRAIN ? t->fh : pm_mix_holdout_key(&job->mix, text, text_len),
+            (uint32_t)split, t->member};
+        pm_spill_rec_t dr = {h.high64, offset, t->task, 0, (uint32_t)sizeof pl, 0, t->member, 0};
+        PM_TRY(pm_spill_writer_add(t->spill, pm_layout_dedup_bucket(&job->layout, h.high64), &dr,
+                                   (const char *)&pl, "", err));
+    }
     st->split_docs[split]++;
     st->split_text_bytes[split] += text_len;
     st->len_log2[split][pm_len_bucket(text_len)]++;

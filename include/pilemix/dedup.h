@@ -31,6 +31,7 @@
 
 #include "pilemix/job.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The payload of a digest record (the spill record's key is the digest's
@@ -92,6 +93,35 @@ typedef int (*pm_tombstone_fn)(void *ctx, const pm_tombstone_t *t, pm_error_t *e
  * of every loser, counting into counts (added to). */
 int pm_dedup_docs(const pm_job_t *job, pm_dedup_doc_t *docs, size_t n, pm_dedup_counts_t *counts,
                   pm_tombstone_fn fn, void *ctx, pm_error_t *err);
+
+/* ---- a dedup bucket's result: WORK/dedup/bucket-NNNNNNN.tomb ---------
+ * Its tombstones sorted by (output bucket, key, file, member, offset,
+ * copy), a sparse index (one entry per output bucket that has any), its
+ * counters and a checksum; written atomically, so a file that is there and
+ * checks is a dedup bucket done (a resume skips it). */
+
+/* Sort t[0..n) and write dedup bucket d's result. */
+int pm_dedup_save(const pm_job_t *job, uint32_t d, pm_tombstone_t *t, size_t n,
+                  const pm_dedup_counts_t *counts, pm_error_t *err);
+
+/* Add dedup bucket d's counters to counts when its result is there and
+ * checks (*done), else leave them. */
+int pm_dedup_load_counts(const pm_job_t *job, uint32_t d, pm_dedup_counts_t *counts, bool *done,
+                         pm_error_t *err);
+
+/* Every dedup bucket's index, for the gather: memory grows with the number
+ * of (dedup bucket, output bucket) pairs that hold a tombstone, never with
+ * the records. */
+typedef struct pm_tomb_index pm_tomb_index_t;
+int pm_tomb_index_open(pm_tomb_index_t **out, const pm_job_t *job, pm_error_t *err);
+void pm_tomb_index_close(pm_tomb_index_t *x); /* accepts NULL */
+/* The tombstones of output bucket b (from every dedup bucket), sorted, in
+ * *out (grown, reused by the caller; *n set). */
+int pm_tomb_index_bucket(pm_tomb_index_t *x, uint32_t b, pm_tombstone_t **out, size_t *cap,
+                         size_t *n, pm_error_t *err);
+/* Whether (key, file, member, offset, copy) is among t[0..n) (sorted). */
+bool pm_tomb_find(const pm_tombstone_t *t, size_t n, uint64_t key, uint32_t file, uint32_t member,
+                  uint64_t offset, uint32_t copy);
 
 /* Identity order of two documents (component name, identity path, offset). */
 int pm_dedup_cmp_identity(const pm_job_t *job, const pm_dedup_doc_t *a, const pm_dedup_doc_t *b);

@@ -16,6 +16,7 @@
 #ifndef PILEMIX_GATHER_H
 #define PILEMIX_GATHER_H
 
+#include "pilemix/dedup.h"
 #include "pilemix/job.h"
 #include "pilemix/keysort.h"
 #include "pilemix/scatter.h"
@@ -41,8 +42,9 @@ typedef struct pm_gather_in {
     const uint64_t *bucket_bytes;
     uint64_t budget_bytes; /* memory for one bucket pass */
     int zstd_workers;
-    ZSTD_CCtx *cctx;      /* reused across files; NULL: one per file */
-    pm_gather_mem_t *mem; /* reused across files; NULL: freed per file */
+    ZSTD_CCtx *cctx;        /* reused across files; NULL: one per file */
+    pm_gather_mem_t *mem;   /* reused across files; NULL: freed per file */
+    pm_tomb_index_t *tombs; /* output.dedup: the records to drop (dedup.h); NULL: none */
 } pm_gather_in_t;
 
 /* Per-file outcome beside pm_file_result_t: per component, documents written

@@ -305,6 +305,68 @@ def canaries(listfile, with_c, without_c, count):
     return 0
 
 
+def dedup(cfg_path, outdir):
+    """Exact dedup checked from the inputs: per text the winner is the
+    smallest identity (component name, path, byte offset); every output
+    line of a text is the winner's (meta f/pos name the input line); the
+    manifest's counts per component, split and winner's component match."""
+    cfg = json.load(open(cfg_path))
+    docs = []  # (identity, component, text)
+    for comp in cfg["components"]:
+        for d in comp["paths"]:
+            for name in sorted(os.listdir(d)):
+                off = 0
+                for raw in open(os.path.join(d, name), "rb"):
+                    o = json.loads(raw)
+                    docs.append(((comp["name"], name, off), comp["name"], o["text"], (o["meta"]["f"], o["meta"]["pos"])))
+                    off += len(raw)
+    winner = {}
+    for ident, comp, text, fp in docs:
+        if text not in winner or ident < winner[text][0]:
+            winner[text] = (ident, comp, fp)
+    m = json.load(open(os.path.join(outdir, "manifest.json")))
+    split_of = {}
+    bad = 0
+    for f in m["files"]:
+        if f["split"] not in ("train", "val", "test"):
+            continue
+        for ln in lines_of(os.path.join(outdir, f["path"])):
+            o = json.loads(ln)
+            fp = (o["meta"]["f"], o["meta"]["pos"])
+            w = winner[o["text"]]
+            if fp != w[2]:
+                print("dedup: %s:%d holds %s, a copy of the text %s kept" % (f["path"], 0, fp, w[2]))
+                bad = 1
+            if f["split"] != "train":
+                if o["text"] in split_of:
+                    print("dedup: a held-out text written twice")
+                    bad = 1
+                split_of[o["text"]] = f["split"]
+    want = {c["name"]: {"train": 0, "val": 0, "test": 0, "of": {}} for c in cfg["components"]}
+    for ident, comp, text, fp in docs:
+        w = winner[text]
+        if ident == w[0]:
+            continue
+        e = want[comp]
+        e[split_of.get(text, "train")] += 1
+        e["of"][w[1]] = e["of"].get(w[1], 0) + 1
+    for mc in m["components"]:
+        got = mc["exact_duplicates"]
+        g = {"train": got["train"], "val": got["val"], "test": got["test"], "of": got["of"]}
+        if g != want[mc["name"]] or got["total"] != got["train"] + got["val"] + got["test"]:
+            print("dedup: %s: manifest %s, counted %s" % (mc["name"], g, want[mc["name"]]))
+            bad = 1
+        if any(mc["holdout_duplicates"].values()):
+            print("dedup: %s: holdout duplicates counted besides dedup" % mc["name"])
+            bad = 1
+    n_lost = sum(e["train"] + e["val"] + e["test"] for e in want.values())
+    if n_lost == 0 or not any(e["val"] + e["test"] for e in want.values()):
+        print("dedup: the corpus has no held-out duplicate to check (%d lost)" % n_lost)
+        bad = 1
+    print("dedup: %d documents dropped as duplicates, as counted from the inputs: %s" % (n_lost, {k: (v["train"], v["val"], v["test"]) for k, v in want.items()}))
+    return bad
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "gen":
@@ -320,6 +382,8 @@ def main(argv):
         return filters(argv[2], argv[3])
     if cmd == "canaries":
         return canaries(argv[2], argv[3], argv[4], argv[5])
+    if cmd == "dedup":
+        return dedup(argv[2], argv[3])
     if cmd == "nested":
         return nested(argv[2], argv[3])
     print("unknown command " + cmd)
