@@ -39,7 +39,7 @@ cpu() { # seconds of user+sys CPU of a command (children included)
         cat "$run/stderr" >&2
         return 1
     }
-    awk '{printf "%.2f %.2f", $1 + $2, $3}' "$run/time"
+    awk '{printf "%.2f %.2f\n", $1 + $2, $3}' "$run/time"
 }
 # floor, part 1: decompress every input once
 dec=$(cpu sh -c "find '$corpus' -name '*.zst' -print0 | xargs -0 zstd -dc; find '$corpus' -name '*.jsonl' -print0 | xargs -0 cat")

@@ -16,7 +16,7 @@ typedef struct pm_canary_hit {
     uint32_t index;
     uint32_t shard;
     char shard_path[64]; /* "train/07.jsonl.zst" */
-    bool in_dataset;     /* the shard is a file of this dataset (a subset may lack it) */
+    bool in_dataset;     /* false: a subset without the shard, or past its partial shard's cut */
     bool found;
     uint64_t line; /* 1-based, when found */
 } pm_canary_hit_t;

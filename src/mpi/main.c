@@ -352,15 +352,15 @@ static int cmd_canary(int argc, char **argv)
             printf("canary %u: found %s:%llu\n", h->index, h->shard_path,
                    (unsigned long long)h->line);
         else if (!h->in_dataset)
-            printf("canary %u: not in this dataset (%s is not one of its files)\n", h->index,
-                   h->shard_path);
+            printf("canary %u: not in this subset (its place in %s is outside the subset)\n",
+                   h->index, h->shard_path);
         else
             printf("canary %u: missing (expected in %s)\n", h->index, h->shard_path);
         absent += !h->in_dataset;
     }
     printf("pilemix: canary: %s: %u of %u canaries found", dir, r.found, r.n);
     if (absent)
-        printf(" (%u in shards this dataset does not hold)", absent);
+        printf(" (%u outside this subset)", absent);
     printf("\n");
     bool all = r.found + absent == r.n;
     pm_canary_report_free(&r);

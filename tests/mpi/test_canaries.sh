@@ -61,6 +61,30 @@ else
     not_ok "another secret, verify, stats"
 fi
 cp -r "$T/out" "$T/ref"
+"$PILEMIX" subset "$T/out" --fraction 0.55 --into "$T/half" >/dev/null
+if PILEMIX_CANARY_SECRET=$PM_CANARY_SECRET "$PILEMIX" canary "$T/half" >"$T/half.log" 2>&1 &&
+    python3 - "$T/out.canaries.jsonl" "$T/half.log" "$T/half/manifest.json" <<'PY'; then
+import json, re, sys
+lst = list(map(json.loads, open(sys.argv[1])))
+log = open(sys.argv[2]).read()
+cut = json.load(open(sys.argv[3]))["subset"]["partial_shard"]
+inside = 0
+for c in lst:
+    shard = int(re.search(r"/(\d+)\.", c["shard"]).group(1))
+    pshard = int(re.search(r"/(\d+)\.", cut["path"]).group(1))  # 0.55 * 6 shards: 3.3
+    want_in = shard < pshard or (shard == pshard and c["line"] <= cut["lines"])
+    found = re.search(r"canary %d: found %s:%d\n" % (c["index"], re.escape(c["shard"]), c["line"]), log)
+    if bool(found) != want_in:
+        sys.exit("canary %d: found %s, expected %s" % (c["index"], bool(found), want_in))
+    inside += want_in
+if "%d of 40 canaries found (%d outside this subset)" % (inside, 40 - inside) not in log:
+    sys.exit("summary line")
+PY
+    ok "canary on a 55% subset (a partial shard): exactly the canaries inside it found, the rest outside, exit 0"
+else
+    cat "$T/half.log"
+    not_ok "canary on a subset"
+fi
 cp "$T/out.canaries.jsonl" "$T/ref.canaries.jsonl"
 
 PILEMIX_TEST_LAYOUT_BYTES=65536 pm 3 run "$T/cfg.json" --force --mem-per-rank 16M --progress 0 >/dev/null
