@@ -9,9 +9,13 @@
 # Environment (all optional):
 #   BENCH_SIZE     text per corpus, as pilemix-gencorpus --size takes it (default 2G)
 #   BENCH_SEED     corpus seed (default 1)
-#   BENCH_PROFILES corpora to run (default "large small small-gz"); PROFILE-gz is
-#                  corpus PROFILE with every input recompressed as .jsonl.gz
-#                  (gzip -6), its floor `zcat` in place of `zstd -dc`
+#   BENCH_PROFILES corpora to run (default "large small small-gz many dups"): large and
+#                  small from pilemix-gencorpus at BENCH_SIZE; PROFILE-gz is corpus PROFILE
+#                  with every input recompressed as .jsonl.gz (gzip -6), its floor `zcat` in
+#                  place of `zstd -dc`; many: BENCH_MANY_FILES (default 20000) tiny .jsonl
+#                  files; dups: BENCH_DUP_COPIES (default 1000000) copies of one text that
+#                  falls in val, and a third as many identical train texts
+#   BENCH_SPILL_COMP spill_compression settings measured besides "none" (default "fast 1")
 #   BENCH_RANKS    rank counts (default "1 2")
 #   BENCH_MEM      budget of the memory-bound runs (default 256M; target = budget + 64 MiB)
 #   BENCH_REPS     repeat every measurement, keep the one with least CPU (default 1)
@@ -45,7 +49,10 @@ root=$PWD
 
 size=${BENCH_SIZE:-2G}
 seed=${BENCH_SEED:-1}
-profiles=${BENCH_PROFILES:-large small small-gz}
+profiles=${BENCH_PROFILES:-large small small-gz many dups}
+many_files=${BENCH_MANY_FILES:-20000}
+dup_copies=${BENCH_DUP_COPIES:-1000000}
+spill_comps=${BENCH_SPILL_COMP:-fast 1}
 ranks_list=${BENCH_RANKS:-1 2}
 membudget=${BENCH_MEM:-256M}
 reps=${BENCH_REPS:-1}
@@ -131,7 +138,25 @@ tcpu() { awk '{ printf "%.2f", $2 + $3 }' "$tdir/$1.time"; }
 # --------------------------------------------------------------------------
 # Corpora and configs
 
-corpus_dir() { echo "$cache/corpus-$1-$size-seed$seed"; }
+corpus_dir() {
+    case $1 in
+    many) echo "$cache/corpus-many-$many_files" ;;
+    dups) echo "$cache/corpus-dups-$dup_copies" ;;
+    *) echo "$cache/corpus-$1-$size-seed$seed" ;;
+    esac
+}
+
+# split_of TEXT: "val" or "train" for TEXT in the dups config (seed 42, val 0.5):
+# the split is a keyed hash of the text, so ask pilemix on a one-line corpus.
+split_of() {
+    local d=$tdir/split
+    rm -rf "$d" && mkdir -p "$d/in"
+    printf '{"text": "%s"}\n' "$1" >"$d/in/a.jsonl"
+    printf '{"name": "s", "seed": 42, "components": [{"name": "V", "paths": ["in"], "epochs": 1}],
+             "output": {"dir": "o", "train_shards": 2, "val_fraction": 0.5}}' >"$d/c.json"
+    "$pilemix" run "$d/c.json" --progress 0 >/dev/null 2>&1 || return 1
+    if [ "$(zstdcat "$d/o/val.jsonl.zst" | wc -l)" -eq 1 ]; then echo val; else echo train; fi
+}
 
 make_corpus() {
     local p=$1 d
@@ -156,10 +181,43 @@ make_corpus() {
         date -u +%FT%TZ >"$d/.complete"
         return 0
     fi
-    log "generating the $p corpus ($size, seed $seed) into ${d#$root/} (once)"
     rm -rf "$d"
-    "$gencorpus" --out "$d" --profile "$p" --size "$size" --seed "$seed" >"$run/gen-$p.log" 2>&1 ||
-        { cat "$run/gen-$p.log" >&2; die "pilemix-gencorpus failed"; }
+    case $p in
+    many)
+        log "generating the many-files corpus ($many_files files) into ${d#$root/} (once)"
+        mkdir -p "$d/a" "$d/b"
+        awk -v n="$many_files" -v dir="$d" 'BEGIN {
+            for (i = 0; i < n; i++) {
+                f = sprintf("%s/%s/f%06d.jsonl", dir, i % 7 == 0 ? "b" : "a", i)
+                for (j = 0; j <= i % 9; j++)
+                    printf "{\"text\": \"file %d doc %d %s\"}\n", i, j,
+                           substr("lorem ipsum dolor sit amet consectetur adipiscing elit sed do", 1, 10 + (i * 7 + j) % 50) > f
+                close(f)
+            } }'
+        ;;
+    dups)
+        log "generating the duplicate-heavy corpus ($dup_copies copies) into ${d#$root/} (once)"
+        local pad t val="" train="" i
+        pad=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 7))
+        for i in $(seq 1 60); do
+            t="copy $i $pad"
+            case $(split_of "$t") in
+            val) [ -n "$val" ] || val=$t ;;
+            train) [ -n "$train" ] || train=$t ;;
+            esac
+            [ -n "$val" ] && [ -n "$train" ] && break
+        done
+        [ -n "$val" ] && [ -n "$train" ] || die "dups: no texts of known split found"
+        mkdir -p "$d/v" "$d/t"
+        yes "{\"text\": \"$val\"}" | head -n "$dup_copies" >"$d/v/copies.jsonl"
+        yes "{\"text\": \"$train\"}" | head -n $((dup_copies / 3)) >"$d/t/same.jsonl"
+        ;;
+    *)
+        log "generating the $p corpus ($size, seed $seed) into ${d#$root/} (once)"
+        "$gencorpus" --out "$d" --profile "$p" --size "$size" --seed "$seed" >"$run/gen-$p.log" 2>&1 ||
+            { cat "$run/gen-$p.log" >&2; die "pilemix-gencorpus failed"; }
+        ;;
+    esac
     date -u +%FT%TZ >"$d/.complete"
 }
 
@@ -178,7 +236,7 @@ catinputs() {
     done < <(inputs "$1")
 }
 export -f inputs catinputs corpus_dir
-export cache size seed
+export cache size seed many_files dup_copies
 
 write_config() {
     local p=$1 d i=0 comps="" e
@@ -190,17 +248,25 @@ write_config() {
     {\"name\": \"$c\", \"paths\": [\"$d/$c\"], \"epochs\": $e}"
         i=$((i + 1))
     done
+    local val=0.001 test=0.001
+    [ "$p" = dups ] && val=0.5 test=0
     cat >"$run/$p.json" <<EOF
 {
   "name": "bench-$p",
   "seed": 42,
   "components": [$comps
   ],
-  "output": {"dir": "$run/out-$p", "train_shards": 30, "val_fraction": 0.001,
-             "test_fraction": 0.001, "zstd_level": 3, "keep_meta": true},
+  "output": {"dir": "$run/out-$p", "train_shards": 30, "val_fraction": $val,
+             "test_fraction": $test, "zstd_level": 3, "keep_meta": true},
   "run": {"work_dir": "$run/work-$p", "on_bad_record": "skip"}
 }
 EOF
+    # The same job with compressed spills (run.spill_compression).
+    local z
+    for z in $spill_comps; do
+        sed "s/\"on_bad_record\": \"skip\"}/\"on_bad_record\": \"skip\", \"spill_compression\": \"$z\"}/" \
+            "$run/$p.json" >"$run/$p-z$z.json"
+    done
 }
 
 # --------------------------------------------------------------------------
@@ -223,7 +289,7 @@ pilemix_run() {
     log "$p: pilemix run, $n rank(s) $*"
     # shellcheck disable=SC2086 # MPIRUN_OPTS is a list of words
     timed "$name" mpirun --oversubscribe ${MPIRUN_OPTS:-} -np "$n" "$root/bench/rss-wrap.sh" "$rd" \
-        "$pilemix" run "$run/$p.json" --force --progress 0 "$@" >"$tdir/$name.log" 2>&1
+        "$pilemix" run "$run/${BENCH_CFG:-$p}.json" --force --progress 0 "$@" >"$tdir/$name.log" 2>&1
     rc=$?
     : >"$tdir/$name.ranks"
     for ((r = 0; r < n; r++)); do
@@ -295,6 +361,10 @@ bench_profile() {
     # One rank left free to use every core (its zstd workers take the
     # spare ones): what a user gets with --bind-to none.
     MPIRUN_OPTS="--bind-to none" pilemix_run "$p" "$p.u1" 1
+    local z
+    for z in $spill_comps; do
+        BENCH_CFG=$p-z$z pilemix_run "$p" "$p.z$z" 1
+    done
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/out-$p" "$run/work-$p"
 
     if [ -z "$first" ]; then
@@ -312,22 +382,29 @@ bench_profile() {
     sgb=$(f %.4f "$injson / 1e9")
     scpu=$(tcpu "$p.shuf")
     rows+=("$p	by hand: zstdcat|shuf|zstd -3	-	$(tget "$p.shuf" 1)	$scpu	$(f %.2f "$scpu / $sgb")	$(f %.2f "($scpu / $sgb) / ($floor / $gb)")	-	-	$(($(tget "$p.shuf" 4) / 1024))	no epochs/splits: emits $(f %.2f "$sgb") GB")
-    for kind in r m u; do
+    local kinds="r m u"
+    for z in $spill_comps; do kinds="$kinds z$z"; done
+    for kind in $kinds; do
         for n in $ranks_list; do
             name=$p.$kind$n
+            [ "${kind#z}" != "$kind" ] && name=$p.$kind
             local st label sp="-" extra
             [ "$kind" = u ] && [ "$n" != 1 ] && continue
+            [ "${kind#z}" != "$kind" ] && [ "$n" != 1 ] && continue
             st=$(cat "$tdir/$name.status")
             label="pilemix"
             [ "$kind" = m ] && label="pilemix --mem-per-rank $membudget"
             [ "$kind" = u ] && label="pilemix, mpirun --bind-to none"
+            [ "${kind#z}" != "$kind" ] && label="pilemix, spill_compression ${kind#z}"
             if [ "$st" != ok ] && [ "$st" != DIFFERS ]; then
                 rows+=("$p	$label	$n	$(tget "$name" 1)	-	-	-	-	-	-	$st")
                 continue
             fi
             wall=$(tget "$name" 1)
             cpu=$(tcpu "$name")
-            if [ "$kind" = r ]; then
+            if [ "${kind#z}" != "$kind" ]; then
+                extra="rank CPU $(rank_cpu "$name") s"
+            elif [ "$kind" = r ]; then
                 [ -z "$w1" ] && w1=$wall
                 [ "$n" != "$(echo $ranks_list | awk '{ print $1 }')" ] && sp=$(f %.2f "$w1 / $wall")
                 extra="rank CPU $(rank_cpu "$name") s"
@@ -343,6 +420,12 @@ bench_profile() {
             fi
             # pilemix's own summary: "time: T s (scatter A s, gather B s) on N ranks; P gather passes ..."
             extra="$extra; $(sed -n 's/^time: .*(\(scatter [0-9.]* s\), \(gather [0-9.]* s\)).*; \([0-9]*\) gather passes.*/\1, \2, \3 passes/p' "$tdir/$name.log" | tail -n 1)"
+            # and its spill line: "spill: X MB in S streams, R runs; gather read N calls (K per
+            # GB emitted), Y MB, at most F spill files open per rank"
+            local smb sline
+            smb=$(sed -n 's/^spill: \([0-9.]*\) MB in .*/\1/p' "$tdir/$name.log" | tail -n 1)
+            sline=$(sed -n 's/^spill: .* \([0-9]*\) runs; gather read [0-9]* calls (\([0-9]*\) per GB emitted), [0-9.]* MB, at most \([0-9]*\) spill.*/\1 runs, \2 reads\/GB, \3 files open/p' "$tdir/$name.log" | tail -n 1)
+            [ -n "$smb" ] && extra="$extra; spill $smb MB = $(f %.2f "$smb * 1e6 / $emitted") B/B emitted, $sline"
             [ "$st" = DIFFERS ] && extra="$extra; OUTPUT DIFFERS"
             rows+=("$p	$label	$n	$wall	$cpu	$(f %.2f "$cpu / $gb")	$(f %.2f "($cpu / $gb) / ($floor / $gb)")	$sp	$(f %.0f "$docs / $wall")	$(rss_list "$name")	$extra")
         done

@@ -459,6 +459,9 @@ static const pm_cfg_custom_t filter_custom = {filter_parse,
 
 static const char *const dedup_names[] = {
     [PM_DEDUP_NONE] = "none", [PM_DEDUP_EXACT] = "exact", NULL};
+static const char *const spill_comp_names[] = {
+    [PM_SPILL_NONE] = "none", [PM_SPILL_FAST] = "fast", [PM_SPILL_ZSTD1] = "1",
+    [PM_SPILL_ZSTD2] = "2",   [PM_SPILL_ZSTD3] = "3",   NULL};
 
 static const char *const on_bad_names[] = {
     [PM_ON_BAD_FAIL] = "fail", [PM_ON_BAD_SKIP] = "skip", NULL};
@@ -584,6 +587,12 @@ static const pm_cfg_key_t keys[] = {
             "records (with `on_bad_record: \"skip\"`), even under `max_bad_records`; 1 turns "
             "it off",
      .example = "0.25"},
+    {SEC_RUN, "spill_compression", PM_CFG_ENUM, 0, F1, CFG(spill_compression), NO_RAW,
+     .enum_names = spill_comp_names, .def_i = PM_SPILL_NONE,
+     .doc = "`\"none\"`, `\"fast\"` or a zstd level `\"1\"`..`\"3\"`: compress each "
+            "bucket range of the spills (for file systems where bandwidth, not CPU, is the "
+            "limit; see BENCHMARKS.md); cannot change the output, so not in the config hash",
+     .example = "\"fast\""},
 };
 
 const pm_cfg_schema_t pm_config_schema = {sections, sizeof sections / sizeof *sections, keys,

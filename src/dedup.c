@@ -14,15 +14,14 @@
 
 int pm_dedup_cmp_identity(const pm_job_t *job, const pm_dedup_doc_t *a, const pm_dedup_doc_t *b)
 {
-    if (a->file != b->file || a->member != b->member) {
-        int r = a->file == b->file ? 0
-                                   : strcmp(pm_job_file_component(job, a->file),
-                                            pm_job_file_component(job, b->file));
-        if (r)
-            return r;
-        r = pm_job_cmp_identity_path(job, a->file, a->member, b->file, b->member);
-        if (r)
-            return r;
+    /* As the gather orders identities (file_order: component name, then
+     * identity path; member rank; offset). */
+    if (a->file != b->file)
+        return job->file_order[a->file] < job->file_order[b->file] ? -1 : 1;
+    if (a->member != b->member) {
+        uint32_t ra = pm_job_member_rank(job, a->file, a->member),
+                 rb = pm_job_member_rank(job, b->file, b->member);
+        return ra < rb ? -1 : 1;
     }
     return a->offset < b->offset ? -1 : a->offset > b->offset;
 }

@@ -2,7 +2,16 @@
 
 #include "pilemix/dedup.h"
 
+#include "pilemix/format.h"
 #include "pilemix/fsutil.h"
+#include "pilemix/record.h"
+#include "pilemix/spill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zstd.h>
 
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +26,31 @@ void pm_task_stats_add(pm_task_stats_t *into, const pm_task_stats_t *s)
         a[i] += b[i];
 }
 
+/* A file's place among identity paths: relpath, and for an archive
+ * relpath + "/" (every identity in it is relpath/member). No relpath + "/"
+ * is a prefix of another file's relpath (it would be a directory), so this
+ * order and the members' own order give DESIGN 1.3's identity order. */
+static int cmp_file_path(const pm_input_file_t *a, const pm_input_file_t *b)
+{
+    const unsigned char *x = (const unsigned char *)a->relpath,
+                        *y = (const unsigned char *)b->relpath;
+    while (*x && *x == *y)
+        x++, y++;
+    unsigned cx = *x ? *x : pm_format_content(a->format) == PM_CONTENT_ARCHIVE ? '/' : 0;
+    unsigned cy = *y ? *y : pm_format_content(b->format) == PM_CONTENT_ARCHIVE ? '/' : 0;
+    return cx < cy ? -1 : cx > cy;
+}
+
+static int by_identity(const void *pa, const void *pb, void *ctx)
+{
+    const pm_job_t *order_job = ctx;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    int r = strcmp(pm_job_file_component(order_job, a), pm_job_file_component(order_job, b));
+    if (r == 0)
+        r = cmp_file_path(&order_job->plan->files[a], &order_job->plan->files[b]);
+    return r ? r : (a < b ? -1 : a > b);
+}
+
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
                 const pm_layout_t *layout, pm_error_t *err)
 {
@@ -28,17 +62,27 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     job->file_hash = calloc(plan->n_files + 1, sizeof(uint64_t));
     job->members = calloc(plan->n_files + 1, sizeof *job->members);
     job->n_members = calloc(plan->n_files + 1, sizeof *job->n_members);
+    job->member_order = calloc(plan->n_files + 1, sizeof *job->member_order);
+    job->file_order = calloc(plan->n_files + 1, sizeof(uint32_t));
+    uint32_t *by = calloc(plan->n_files + 1, sizeof(uint32_t));
     job->spill_dir = pm_path_join(cfg->work_dir, "spill");
     job->rejects_dir = pm_path_join(cfg->work_dir, "rejects");
     job->results_dir = pm_path_join(cfg->work_dir, "results");
-    if (!job->file_hash || !job->members || !job->n_members || !job->spill_dir ||
-        !job->rejects_dir || !job->results_dir) {
+    if (!job->file_hash || !job->members || !job->n_members || !job->member_order ||
+        !job->file_order || !by || !job->spill_dir || !job->rejects_dir || !job->results_dir) {
+        free(by);
         pm_job_close(job);
         return pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory");
     }
-    for (size_t i = 0; i < plan->n_files; i++)
+    for (size_t i = 0; i < plan->n_files; i++) {
         job->file_hash[i] =
             pm_file_hash(cfg->components[plan->files[i].component].name, plan->files[i].relpath);
+        by[i] = (uint32_t)i;
+    }
+    qsort_r(by, plan->n_files, sizeof *by, by_identity, job);
+    for (size_t i = 0; i < plan->n_files; i++)
+        job->file_order[by[i]] = (uint32_t)i;
+    free(by);
     if (cfg->canaries) {
         int rc = pm_canaries_derive(&job->canaries, cfg->canaries->secret, cfg->canaries->count,
                                     cfg->n_components, err);
@@ -66,7 +110,34 @@ static void free_members(pm_job_t *job, size_t f)
         free(job->members[f][m]);
     free(job->members[f]);
     job->members[f] = NULL;
+    free(job->member_order[f]);
+    job->member_order[f] = NULL;
     job->n_members[f] = 0;
+}
+
+static int by_member_path(const void *pa, const void *pb, void *ctx)
+{
+    char *const *names = ctx;
+    return strcmp(names[*(const uint32_t *)pa], names[*(const uint32_t *)pb]);
+}
+
+/* Members' ranks by path (byte-wise; an archive never holds a path twice,
+ * the source refuses that), so the gather compares identities as numbers. */
+static int order_members(pm_job_t *job, uint32_t f, pm_error_t *err)
+{
+    uint32_t n = job->n_members[f];
+    uint32_t *by = malloc((n + 1) * sizeof *by);
+    if (!by || !(job->member_order[f] = malloc((n + 1) * sizeof(uint32_t)))) {
+        free(by);
+        return pm_error_nomem(err);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        by[i] = i;
+    qsort_r(by, n, sizeof *by, by_member_path, job->members[f]);
+    for (uint32_t i = 0; i < n; i++)
+        job->member_order[f][by[i]] = i + 1;
+    free(by);
+    return 0;
 }
 
 void pm_job_close(pm_job_t *job)
@@ -76,18 +147,14 @@ void pm_job_close(pm_job_t *job)
             free_members(job, f);
     free(job->members);
     free(job->n_members);
+    free(job->member_order);
     free(job->file_hash);
     pm_canaries_free(&job->canaries);
+    free(job->file_order);
     free(job->spill_dir);
     free(job->rejects_dir);
     free(job->results_dir);
     memset(job, 0, sizeof *job);
-}
-
-int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
-{
-    pm_buf_reset(out);
-    return pm_buf_printf(out, "%s/task-%07u.spill", job->spill_dir, task);
 }
 
 int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out)
@@ -242,7 +309,7 @@ int pm_job_load_task_blob(pm_job_t *job, uint32_t task, const void *blob, size_t
         p += l;
     }
     if (p == end)
-        return 0;
+        return order_members(job, task, err);
 bad:
     free_members(job, task);
     return pm_error_set(err, PM_ESTATE, NULL, 0, "task %u: damaged member list in its commit",
@@ -259,41 +326,226 @@ int pm_job_identity_path(const pm_job_t *job, uint32_t file, uint32_t member, pm
     return pm_buf_printf(out, "%s/%s", rel, job->members[file][member - 1]);
 }
 
-/* The bytes of relpath [+ "/" + member] one at a time: 0 past the end
- * (identity paths hold no NUL). */
-typedef struct ident_iter {
-    const char *parts[3];
-    int k;
-} ident_iter_t;
+/* ---- space estimate ---- */
 
-static void ident_init(ident_iter_t *it, const pm_job_t *job, uint32_t f, uint32_t m)
+#define SAMPLE_IN (1u << 20)     /* file bytes read per sampled file */
+#define SAMPLE_OUT (2u << 20)    /* uncompressed bytes looked at */
+#define SAMPLE_ZSTD (128u << 10) /* output bytes compressed to find the ratio */
+#define SAMPLE_FILES 1000
+/* A spill record's header; the gather's output line around a text: {"text":
+ * "", "meta": {"pile_set_name": ""}}\n and ", " before kept meta. */
+#define SPILL_HEADER PM_SPILL_REC_HEADER
+#define LINE_FRAME 43
+
+typedef struct sample {
+    double unc_per_byte;  /* uncompressed bytes per file byte */
+    double spill_per_unc; /* spill record bytes per uncompressed byte */
+    double out_per_unc;   /* output line bytes per uncompressed byte */
+    double zst_per_out;   /* compressed output bytes per output byte */
+    bool ok;
+} sample_t;
+
+/* The first bytes of a file: how it decompresses, and what its lines turn
+ * into in the spill and in the output. A file that does not read or parse
+ * here is left to the run to report: the sample just does not count. */
+static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample_t *out)
 {
-    it->parts[0] = job->plan->files[f].relpath;
-    it->parts[1] = m && m <= job->n_members[f] ? "/" : "";
-    it->parts[2] = m && m <= job->n_members[f] ? job->members[f][m - 1] : "";
-    it->k = 0;
+    memset(out, 0, sizeof *out);
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char *in = malloc(SAMPLE_IN), *unc = malloc(SAMPLE_OUT);
+    pm_buf_t line_out, zs;
+    pm_buf_init(&line_out);
+    pm_buf_init(&zs);
+    pm_record_t rec;
+    pm_record_init(&rec);
+    ssize_t n = in && unc ? pread(fd, in, SAMPLE_IN, 0) : -1;
+    close(fd);
+    size_t consumed = 0, produced = 0;
+    if (n > 0 && f->format == PM_FORMAT_JSONL_ZST) {
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        ZSTD_inBuffer zin = {in, (size_t)n, 0};
+        ZSTD_outBuffer zout = {unc, SAMPLE_OUT, 0};
+        while (d && zout.pos < zout.size && zin.pos < zin.size) {
+            size_t r = ZSTD_decompressStream(d, &zout, &zin);
+            if (ZSTD_isError(r))
+                break;
+        }
+        ZSTD_freeDCtx(d);
+        consumed = zin.pos;
+        produced = zout.pos;
+    } else if (n > 0) {
+        consumed = produced = (size_t)n;
+        memcpy(unc, in, (size_t)n);
+    }
+    /* Whole lines only. */
+    size_t end = produced;
+    while (end > 0 && unc[end - 1] != '\n')
+        end--;
+    if (end == 0 && produced > 0 && consumed == (size_t)f->size)
+        end = produced; /* a last line without newline */
+    double spill = 0, outb = 0;
+    const char *name = cfg->components[f->component].name;
+    for (size_t p = 0; p < end;) {
+        const char *nl = memchr(unc + p, '\n', end - p);
+        size_t len = nl ? (size_t)(nl - (unc + p)) : end - p;
+        if (len > 0 && pm_record_parse(&rec, unc + p, len) == PM_REC_OK && rec.text.len > 0) {
+            size_t meta = cfg->keep_meta ? rec.meta.len : 0;
+            spill += SPILL_HEADER + (double)rec.text.len + (double)meta;
+            pm_buf_reset(&line_out);
+            if (pm_json_escape(&line_out, rec.text.data, rec.text.len) == 0)
+                outb += (double)line_out.len + LINE_FRAME + strlen(name) + (meta ? meta + 2 : 0);
+            if (zs.len < SAMPLE_ZSTD) { /* output-like bytes for the ratio */
+                pm_buf_append(&zs, line_out.data, line_out.len);
+                if (meta)
+                    pm_buf_append(&zs, rec.meta.data, meta);
+            }
+        }
+        p += len + 1;
+    }
+    if (consumed > 0 && end > 0) {
+        out->unc_per_byte = (double)produced / (double)consumed;
+        out->spill_per_unc = spill / (double)end;
+        out->out_per_unc = outb / (double)end;
+        out->zst_per_out = 0.3;
+        if (zs.len > 0) {
+            size_t cap = ZSTD_compressBound(zs.len);
+            char *z = malloc(cap);
+            size_t zn = z ? ZSTD_compress(z, cap, zs.data, zs.len, cfg->zstd_level) : 0;
+            if (z && !ZSTD_isError(zn))
+                out->zst_per_out = (double)zn / (double)zs.len;
+            free(z);
+        }
+        out->ok = true;
+    }
+    pm_record_free(&rec);
+    pm_buf_free(&line_out);
+    pm_buf_free(&zs);
+    free(in);
+    free(unc);
 }
 
-static unsigned char ident_next(ident_iter_t *it)
+int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_space_t *sp,
+                          pm_error_t *err)
 {
-    while (it->k < 3 && !*it->parts[it->k])
-        it->k++;
-    return it->k < 3 ? (unsigned char)*it->parts[it->k]++ : 0;
+    memset(sp, 0, sizeof *sp);
+    size_t nc = cfg->n_components, n = plan->n_files;
+    /* Per component and format: sums of the samples, for the unsampled. */
+    sample_t *avg = calloc(2 * nc + 1, sizeof *avg);
+    size_t *cnt = calloc(2 * nc + 1, sizeof *cnt);
+    sample_t *per = calloc(n + 1, sizeof *per);
+    if (!avg || !cnt || !per) {
+        free(avg);
+        free(cnt);
+        free(per);
+        return pm_error_nomem(err);
+    }
+    size_t step = n > SAMPLE_FILES ? (n + SAMPLE_FILES - 1) / SAMPLE_FILES : 1;
+    for (size_t i = 0; i < n; i += step) {
+        const pm_input_file_t *f = &plan->files[i];
+        sample_file(cfg, f, &per[i]);
+        if (!per[i].ok)
+            continue;
+        sample_t *a = &avg[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)];
+        a->unc_per_byte += per[i].unc_per_byte;
+        a->spill_per_unc += per[i].spill_per_unc;
+        a->out_per_unc += per[i].out_per_unc;
+        a->zst_per_out += per[i].zst_per_out;
+        cnt[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)]++;
+        sp->sampled_files++;
+    }
+    long double spill = 0, out = 0, input = 0;
+    double keep = 1.0 - cfg->val_fraction - cfg->test_fraction;
+    for (size_t i = 0; i < n; i++) {
+        const pm_input_file_t *f = &plan->files[i];
+        size_t k = 2 * f->component + (f->format == PM_FORMAT_JSONL_ZST);
+        sample_t s = per[i];
+        if (!s.ok && cnt[k]) {
+            s.unc_per_byte = avg[k].unc_per_byte / (double)cnt[k];
+            s.spill_per_unc = avg[k].spill_per_unc / (double)cnt[k];
+            s.out_per_unc = avg[k].out_per_unc / (double)cnt[k];
+            s.zst_per_out = avg[k].zst_per_out / (double)cnt[k];
+        } else if (!s.ok) { /* nothing sampled: the layout's guess */
+            s.unc_per_byte = f->format == PM_FORMAT_JSONL_ZST ? 4.0 : 1.0;
+            s.spill_per_unc = 1.0;
+            s.out_per_unc = 1.05;
+            s.zst_per_out = 0.3;
+        }
+        long double unc = (long double)f->size * s.unc_per_byte;
+        /* Train copies follow the epochs; a held-out text is spilled once
+         * and written once (duplicates aside). */
+        long double copies = keep * cfg->components[f->component].epochs + (1.0 - keep);
+        input += unc;
+        spill += unc * s.spill_per_unc * copies;
+        out += unc * s.out_per_unc * copies * s.zst_per_out;
+    }
+    /* A commit record per task, a run table per run (~ spill / arena). */
+    spill += (long double)n * (16 + 32 + sizeof(pm_task_stats_t) + 8);
+    sp->input_bytes = (uint64_t)input;
+    sp->spill_bytes = (uint64_t)spill;
+    sp->output_bytes = (uint64_t)out;
+    free(avg);
+    free(cnt);
+    free(per);
+    return 0;
 }
 
-int pm_job_cmp_identity_path(const pm_job_t *job, uint32_t fa, uint32_t ma, uint32_t fb,
-                             uint32_t mb)
+int pm_job_fs_free(const char *path, uint64_t *free_bytes, pm_error_t *err)
 {
-    if (fa == fb && ma == mb)
-        return 0;
-    ident_iter_t a, b;
-    ident_init(&a, job, fa, ma);
-    ident_init(&b, job, fb, mb);
-    for (;;) {
-        unsigned char x = ident_next(&a), y = ident_next(&b);
-        if (x != y)
-            return x < y ? -1 : 1;
-        if (!x)
-            return 0;
+    char *p = strdup(path);
+    if (!p)
+        return pm_error_nomem(err);
+    struct statvfs v;
+    int rc;
+    /* The directory may not exist yet: ask its nearest existing parent. */
+    while ((rc = statvfs(p, &v)) != 0 && errno == ENOENT) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) {
+            strcpy(p, slash == p ? "/" : ".");
+            continue;
+        }
+        *slash = '\0';
+    }
+    if (rc != 0) {
+        rc = pm_error_set(err, PM_EIO, path, 0, "cannot see its file system: %s", strerror(errno));
+        free(p);
+        return rc;
+    }
+    free(p);
+    *free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+    return 0;
+}
+
+void pm_job_format_size(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+void pm_job_print_space(const pm_config_t *cfg, const pm_job_space_t *sp, FILE *out)
+{
+    char need[32], free_s[32], in[32];
+    uint64_t fr;
+    pm_job_format_size(sp->input_bytes, in, sizeof in);
+    fprintf(out, "\nspace (estimated from %zu sampled file%s; %s of input uncompressed):\n",
+            sp->sampled_files, sp->sampled_files == 1 ? "" : "s", in);
+    const char *what[2] = {"work directory", "output"};
+    const char *dirs[2] = {cfg->work_dir, cfg->out_dir};
+    uint64_t needs[2] = {sp->spill_bytes, sp->output_bytes};
+    for (int k = 0; k < 2; k++) {
+        pm_job_format_size(needs[k], need, sizeof need);
+        if (pm_job_fs_free(dirs[k], &fr, NULL) == 0)
+            pm_job_format_size(fr, free_s, sizeof free_s);
+        else
+            snprintf(free_s, sizeof free_s, "unknown");
+        fprintf(out, "  %-14s %s: needs ~%s%s, %s free on its file system\n", what[k], dirs[k],
+                need, k == 0 ? " (spills, removed after success)" : "", free_s);
     }
 }

@@ -29,7 +29,7 @@ typedef struct task_ctx {
     const char *component;
     pm_record_keys_t keys;
     pm_task_stats_t *stats;
-    pm_spill_writer_t *spill;
+    pm_spill_stream_t *stream;
     pm_source_t *src;
     int rejects_fd;
     pm_buf_t rejects_path, rejects_temp, line_out;
@@ -166,7 +166,7 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
             split == PM_SPLIT_TRAIN ? t->fh : pm_mix_holdout_key(&job->mix, text, text_len),
             (uint32_t)split, t->member};
         pm_spill_rec_t dr = {h.high64, offset, t->task, 0, (uint32_t)sizeof pl, 0, t->member, 0};
-        PM_TRY(pm_spill_writer_add(t->spill, pm_layout_dedup_bucket(&job->layout, h.high64), &dr,
+        PM_TRY(pm_spill_stream_add(t->stream, pm_layout_dedup_bucket(&job->layout, h.high64), &dr,
                                    (const char *)&pl, "", err));
     }
     st->split_docs[split]++;
@@ -175,7 +175,7 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
     st->text_bytes += text_len;
     if (split != PM_SPLIT_TRAIN) {
         sr.key = pm_mix_holdout_key(&job->mix, text, text_len);
-        return pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, split, sr.key), &sr,
+        return pm_spill_stream_add(t->stream, pm_layout_bucket(&job->layout, split, sr.key), &sr,
                                    text, meta, err);
     }
     uint32_t copies =
@@ -185,8 +185,9 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
     for (uint32_t c = 0; c < copies; c++) {
         sr.copy = c;
         sr.key = pm_mix_train_key(&job->mix, t->fh, offset, c);
-        PM_TRY(pm_spill_writer_add(t->spill, pm_layout_bucket(&job->layout, PM_SPLIT_TRAIN, sr.key),
-                                   &sr, text, meta, err));
+        PM_TRY(pm_spill_stream_add(t->stream,
+                                   pm_layout_bucket(&job->layout, PM_SPLIT_TRAIN, sr.key), &sr,
+                                   text, meta, err));
     }
     st->train_copies += copies;
     st->train_copy_bytes += (uint64_t)copies * text_len;
@@ -325,8 +326,7 @@ static int process_docs(task_ctx_t *t, pm_source_t *src, pm_poll_fn poll, void *
 }
 
 /* Stream the file into the spill; on success everything is ready to commit. */
-static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *arena, pm_poll_fn poll,
-                     void *poll_ctx, const char *spill_path, pm_error_t *err)
+static int read_task(task_ctx_t *t, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
 {
     const pm_input_file_t *file = t->file;
     const pm_job_t *job = t->job;
@@ -337,8 +337,6 @@ static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *aren
                            cc->n_exclude};
     PM_TRY(pm_source_open(&t->src, file->path, file->path, file->format, &so, err));
     t->file_fault = false;
-    PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&job->layout),
-                                (size_t)arena_bytes, arena, err));
     PM_TRY(process_docs(t, t->src, poll, poll_ctx, err));
     /* A file rewritten or appended to while we read it gives a mix of two
      * versions: refuse it rather than emit that. */
@@ -353,27 +351,58 @@ static int read_task(task_ctx_t *t, uint64_t arena_bytes, pm_spill_arena_t *aren
     return 0;
 }
 
-static void discard(task_ctx_t *t)
+static void discard_rejects(task_ctx_t *t)
 {
     if (t->rejects_fd >= 0) {
         close(t->rejects_fd);
         unlink(t->rejects_temp.data);
         t->rejects_fd = -1;
     }
-    pm_spill_writer_abort(t->spill);
-    t->spill = NULL;
+}
+
+int pm_scatter_blob_stats(const void *blob, size_t len, pm_task_stats_t *stats, pm_error_t *err)
+{
+    if (len < sizeof *stats)
+        return pm_error_set(err, PM_ESTATE, NULL, 0,
+                            "spill commit blob of %zu bytes, too short for the task counters", len);
+    memcpy(stats, blob, sizeof *stats);
+    return 0;
+}
+
+/* Queue the task's commit: its blob is the counters, then the member names
+ * of an archive (pm_task_blob_encode; the gather orders and names archive
+ * documents by them). A skipped file commits no members. */
+static int commit_task(task_ctx_t *t, bool with_members, pm_error_t *err)
+{
+    uint32_t n = with_members && t->src ? pm_source_members(t->src) : 0;
+    char **names = n ? malloc(n * sizeof *names) : NULL;
+    if (n && !names)
+        return pm_error_nomem(err);
+    for (uint32_t i = 0; i < n; i++)
+        names[i] = (char *)pm_source_member(t->src, i + 1);
+    pm_buf_t blob;
+    pm_buf_init(&blob);
+    int rc = pm_task_blob_encode(&blob, t->stats, names, n);
+    free(names);
+    if (rc < 0)
+        rc = pm_error_nomem(err);
+    else
+        rc = pm_spill_stream_end_task(t->stream, blob.data, blob.len, err);
+    pm_buf_free(&blob);
+    return rc;
 }
 
 /* on_bad_file "skip": nothing of the file is emitted; the file is listed in
  * the rejects with the reason and counted, and the task commits empty. */
-static int skip_file(task_ctx_t *t, const char *spill_path, pm_error_t *err)
+static int skip_file(task_ctx_t *t, pm_error_t *err)
 {
     char detail[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 32];
     if (err) /* name the file by its identity path: rejects are output, and
               * must not depend on where the data is mounted */
         snprintf(err->file, sizeof err->file, "%s", t->file->relpath);
     pm_error_format(err, detail, sizeof detail);
-    discard(t);
+    discard_rejects(t);
+    pm_spill_stream_drop_task(t->stream);
     pm_task_stats_t *st = t->stats;
     memset(st, 0, sizeof *st);
     st->bytes_in = t->file->size;
@@ -385,20 +414,16 @@ static int skip_file(task_ctx_t *t, const char *spill_path, pm_error_t *err)
     int rc = pm_temp_commit(t->rejects_fd, t->rejects_temp.data, t->rejects_path.data, err);
     t->rejects_fd = -1;
     PM_TRY(rc);
-    PM_TRY(pm_spill_writer_open(&t->spill, spill_path, pm_layout_total_buckets(&t->job->layout),
-                                1u << 20, NULL, err));
-    rc = pm_spill_writer_commit(t->spill, st, sizeof *st, err);
-    t->spill = NULL;
-    return rc;
+    return commit_task(t, false, err);
 }
 
-int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
-                    pm_spill_arena_t *arena, pm_task_stats_t *stats, pm_poll_fn poll,
-                    void *poll_ctx, pm_error_t *err)
+int pm_scatter_task(const pm_job_t *job, pm_spill_stream_t *stream, uint32_t task,
+                    pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err)
 {
     memset(stats, 0, sizeof *stats);
     const pm_input_file_t *file = &job->plan->files[task];
-    task_ctx_t t = {.job = job, .task = task, .file = file, .stats = stats, .rejects_fd = -1};
+    task_ctx_t t = {
+        .job = job, .task = task, .file = file, .stats = stats, .stream = stream, .rejects_fd = -1};
     t.component = pm_job_file_component(job, task);
     const pm_component_cfg_t *cc = &job->cfg->components[file->component];
     t.keys = (pm_record_keys_t){
@@ -406,51 +431,30 @@ int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
         cc->meta_key ? cc->meta_key : "meta", cc->meta_key ? strlen(cc->meta_key) : 4};
     t.where = file->path;
     stats->bytes_in = file->size;
-    pm_buf_t spill_path, blob;
-    pm_buf_init(&spill_path);
-    pm_buf_init(&blob);
-    int rc = pm_job_spill_path(job, task, &spill_path);
-    if (rc < 0) {
-        pm_error_set(err, rc, NULL, 0, "out of memory");
+    int rc = pm_spill_stream_begin_task(stream, task, err);
+    if (rc < 0)
         goto done;
-    }
-    rc = read_task(&t, arena_bytes, arena, poll, poll_ctx, spill_path.data, err);
+    rc = read_task(&t, poll, poll_ctx, err);
     if (rc < 0 && t.file_fault && job->cfg->on_bad_file == PM_ON_BAD_SKIP) {
-        rc = skip_file(&t, spill_path.data, err);
+        rc = skip_file(&t, err);
         goto done;
     }
     if (rc < 0)
         goto done;
-    /* Commit: rejects first, then the spill, whose existence marks the task done. */
+    /* Commit: rejects first, then the task's commit record, which the
+     * stream writes after the run holding the task's last records. */
     if (t.rejects_fd >= 0) {
         rc = pm_temp_commit(t.rejects_fd, t.rejects_temp.data, t.rejects_path.data, err);
         t.rejects_fd = -1;
         if (rc < 0)
             goto done;
     }
-    /* The commit carries the member names: the gather orders and names
-     * documents of archives by them. */
-    uint32_t n = pm_source_members(t.src);
-    char **names = n ? malloc(n * sizeof *names) : NULL;
-    if (n && !names) {
-        rc = pm_error_nomem(err);
-        goto done;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        names[i] = (char *)pm_source_member(t.src, i + 1);
-    rc = pm_task_blob_encode(&blob, stats, names, n);
-    free(names);
-    if (rc < 0) {
-        rc = pm_error_nomem(err);
-        goto done;
-    }
-    rc = pm_spill_writer_commit(t.spill, blob.data, blob.len, err);
-    t.spill = NULL;
+    rc = commit_task(&t, true, err);
 done:
-    discard(&t);
+    discard_rejects(&t);
+    if (rc < 0)
+        pm_spill_stream_drop_task(stream);
     pm_source_close(t.src);
-    pm_buf_free(&spill_path);
-    pm_buf_free(&blob);
     pm_buf_free(&t.ident);
     pm_buf_free(&t.rejects_path);
     pm_buf_free(&t.rejects_temp);

@@ -616,19 +616,56 @@ int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err)
     return rc;
 }
 
-bool pm_state_task_done(const pm_job_t *job, uint32_t task)
+static int cmp_stream_id(const void *pa, const void *pb)
 {
-    pm_buf_t p;
-    pm_buf_init(&p);
-    bool done = pm_job_spill_path(job, task, &p) == 0 && pm_path_exists(p.data);
-    if (done && pm_spill_verify(p.data, NULL) < 0) {
-        /* Spills are renamed into place without fsync; after a node crash
-         * one may hold less than its footer promises. Redo that task. */
-        unlink(p.data);
-        done = false;
+    const pm_spill_stream_id_t *a = pa, *b = pb;
+    if (a->attempt != b->attempt)
+        return a->attempt < b->attempt ? -1 : 1;
+    return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+int pm_state_list_streams(const pm_job_t *job, pm_spill_stream_id_t **ids, size_t *n,
+                          uint32_t *next_attempt, pm_error_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    *next_attempt = 1;
+    DIR *d = opendir(job->spill_dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return pm_error_set(err, PM_EIO, job->spill_dir, 0, "cannot list: %s", strerror(errno));
     }
-    pm_buf_free(&p);
-    return done;
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint32_t attempt, rank;
+        if (!pm_spill_stream_name(e->d_name, &attempt, &rank))
+            continue; /* a spill file of an older pilemix, say: never trusted */
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            pm_spill_stream_id_t *p = realloc(*ids, cap * sizeof *p);
+            if (!p) {
+                rc = pm_error_nomem(err);
+                break;
+            }
+            *ids = p;
+        }
+        (*ids)[(*n)++] = (pm_spill_stream_id_t){attempt, rank, 0};
+        if (attempt >= *next_attempt)
+            *next_attempt = attempt + 1;
+    }
+    closedir(d);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n)
+        qsort(*ids, *n, sizeof **ids, cmp_stream_id);
+    return 0;
 }
 
 /* Result record: header, file result, per-component docs and dups, checksum. */

@@ -59,6 +59,23 @@ typedef struct pm_filter {
     pm_filter_cond_t *conds;
     size_t n_conds; /* >= 1 */
 } pm_filter_t;
+/* run.spill_compression: how spill streams store each (run, bucket) range.
+ * Cannot change the output. pm_config_spill_level() gives the zstd level (0:
+ * none, -1: zstd's fastest). */
+typedef enum {
+    PM_SPILL_NONE = 0,
+    PM_SPILL_FAST = 1,
+    PM_SPILL_ZSTD1 = 2,
+    PM_SPILL_ZSTD2 = 3,
+    PM_SPILL_ZSTD3 = 4
+} pm_spill_comp_t;
+
+static inline int pm_config_spill_level(int spill_compression)
+{
+    return spill_compression == PM_SPILL_NONE   ? 0
+           : spill_compression == PM_SPILL_FAST ? -1
+                                                : spill_compression - PM_SPILL_ZSTD1 + 1;
+}
 
 typedef struct pm_component_cfg {
     char *name;       /* unique; refused if it has '/', control chars (C0, DEL, C1),
@@ -118,6 +135,7 @@ typedef struct pm_config {
     double peer_timeout;       /* default 300 s; a rank silent this long ends the job */
     double max_bad_fraction;   /* default 0.05: the job fails when more of one
                                 * component's documents are bad records */
+    int spill_compression;     /* pm_spill_comp_t: "none" (default), "fast", "1".."3" */
 
     char *canonical_json;    /* see above */
     uint64_t canonical_hash; /* XXH3-64 of canonical_json */

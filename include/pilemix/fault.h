@@ -12,8 +12,12 @@
  *   setup           every rank, once, when the config and plan are shared
  *   scatter-start   every rank, once, before it asks for its first task
  *   scatter-record  task=T: after each record read from task T
- *   scatter-task    task=T: after task T is committed
- *   spill-open      task=T: every rank, before it opens task T's spill
+ *   scatter-task    task=T: after task T's commit record is written to its
+ *                   rank's spill stream (after the run holding its last
+ *                   records: possibly while a later task runs, or when the
+ *                   rank's stream is closed at the end of the scatter)
+ *   spill-open      task=T: every rank, when it opens the spill streams for
+ *                   the gather and takes task T's commit (once per task)
  *   gather-start    every rank, once, before it asks for its first output file
  *   gather-pass     file=F: after each bucket pass of output file F
  *   gather-file     file=F: after output file F is committed

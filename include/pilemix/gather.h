@@ -1,7 +1,8 @@
-/* Gather: write one output file from the committed spills of every task.
+/* Gather: write one output file from the committed records of every spill
+ * stream.
  *
  * For each bucket of the file in key order, the records of that bucket are
- * read from every spill, sorted, and streamed into the file's shard writer.
+ * read from every run of every stream (pm_spill_set_t), sorted, and streamed into the file's shard writer.
  * Train files sort by (key, component name, identity path, offset, copy);
  * val and test sort by (key = text hash, text, identity) and write each
  * distinct text once: the first, i.e. the smallest identity, is kept, the
@@ -36,9 +37,8 @@ void pm_gather_mem_free(pm_gather_mem_t *m);
 
 typedef struct pm_gather_in {
     const pm_job_t *job;
-    pm_spill_reader_t *const *spills; /* one per task, NULL for tasks with no spill */
-    size_t n_spills;
-    const uint64_t *bucket_records; /* global per-bucket totals over all spills */
+    pm_spill_set_t *set;            /* every stream's committed records */
+    const uint64_t *bucket_records; /* global per-bucket totals over all streams */
     const uint64_t *bucket_bytes;
     uint64_t budget_bytes; /* memory for one bucket pass */
     int zstd_workers;
@@ -53,7 +53,8 @@ typedef struct pm_gather_out {
     pm_file_result_t result;
     uint64_t *comp_docs;
     uint64_t *comp_dups;
-    uint64_t passes; /* bucket passes made (> buckets when some overflowed) */
+    uint64_t passes;     /* bucket passes made (> buckets when some overflowed) */
+    uint64_t peak_bytes; /* the most a pass held: records and sort entries (added to: max) */
     /* output.canaries: canaries written to this file (added to), and their
      * 1-based lines, stored at their index in job->canaries (an array of
      * job->canaries.n the caller owns; NULL when the job has none) */

@@ -21,6 +21,7 @@
 #include "pilemix/record.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Document length histogram: bucket k counts texts of 2^k .. 2^(k+1)-1
  * bytes (k = floor(log2(bytes)); texts are never empty here), the last
@@ -86,10 +87,17 @@ typedef struct pm_job {
     pm_layout_t layout;
     uint64_t *file_hash; /* per plan file: pm_file_hash(component, relpath) */
     /* Per plan file, the member names of an archive (from its task's blob;
-     * pm_job_load_task_blob): members[f][m - 1] is member m's path. */
+     * pm_job_load_task_blob): members[f][m - 1] is member m's path, and
+     * member_order[f][m - 1] its rank (1..n) among them by path. */
     char ***members;
     uint32_t *n_members;
-    char *spill_dir;        /* WORK/spill */
+    uint32_t **member_order;
+    /* per plan file: its rank in identity order (component name, then
+     * identity path, byte-wise, an archive's as relpath + "/"): identities
+     * compare as (file_order, member rank, offset, copy) without touching
+     * the strings */
+    uint32_t *file_order;
+    char *spill_dir;        /* WORK/spill: the spill streams */
     char *rejects_dir;      /* WORK/rejects */
     char *results_dir;      /* WORK/results: per-output-file gather results */
     pm_canaries_t canaries; /* output.canaries, derived once (sorted by key); empty: none */
@@ -99,8 +107,8 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
                 const pm_layout_t *layout, pm_error_t *err);
 void pm_job_close(pm_job_t *job);
 
-/* WORK/spill/task-NNNNNNN.spill, WORK/rejects/task-NNNNNNN.jsonl */
-int pm_job_spill_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
+/* WORK/rejects/task-NNNNNNN.jsonl (spill streams: pm_spill_stream_path in
+ * job->spill_dir) */
 int pm_job_rejects_path(const pm_job_t *job, uint32_t task, pm_buf_t *out);
 
 /* Output file names relative to OUTDIR: "train/07.jsonl.zst", "val.jsonl.zst". */
@@ -117,10 +125,13 @@ int pm_job_load_task_blob(pm_job_t *job, uint32_t task, const void *blob, size_t
  * the job does not know (PM_EINTERNAL). */
 int pm_job_identity_path(const pm_job_t *job, uint32_t file, uint32_t member, pm_buf_t *out);
 
-/* Order of the identity paths of (fa, ma) and (fb, mb), as strcmp of the
- * joined paths would give, without joining them. */
-int pm_job_cmp_identity_path(const pm_job_t *job, uint32_t fa, uint32_t ma, uint32_t fb,
-                             uint32_t mb);
+/* A member's rank among its file's members by path (0 for member 0, a
+ * plain file's documents): with file_order, the identity order as numbers.
+ * The member must be known (m <= n_members[f], checked by the reader). */
+static inline uint32_t pm_job_member_rank(const pm_job_t *job, uint32_t f, uint32_t m)
+{
+    return m ? job->member_order[f][m - 1] : 0;
+}
 
 /* Component name of a plan file. */
 static inline const char *pm_job_file_component(const pm_job_t *job, uint32_t file)
@@ -148,6 +159,34 @@ uint64_t pm_job_spill_arena(uint64_t mem_per_rank, uint64_t max_record_bytes);
  * bytes are the same for any count >= 1, not for 0). */
 int pm_job_zstd_workers(long online_cores, long ranks_on_node, long usable_cores,
                         uint64_t mem_per_rank);
+
+/* What a run will need on disk, estimated before it starts (`plan` prints
+ * it, `run` checks the work directory's file system against it). Files are
+ * sampled (the first MiB of each, at most ~1000 files spread over the plan:
+ * compression ratio, the spill record bytes per input byte, the output
+ * line bytes and their compression at output.zstd_level); unsampled files
+ * take their component's and format's average. Expected copies follow the
+ * epochs and fractions, so the figures are for the whole corpus. */
+typedef struct pm_job_space {
+    uint64_t input_bytes;  /* uncompressed input */
+    uint64_t spill_bytes;  /* the work directory's spill streams */
+    uint64_t output_bytes; /* the output files, compressed */
+    size_t sampled_files;
+} pm_job_space_t;
+
+int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_space_t *sp,
+                          pm_error_t *err);
+
+/* Free bytes (for an unprivileged user) of the file system that holds path,
+ * or its nearest existing parent when path does not exist yet. */
+int pm_job_fs_free(const char *path, uint64_t *free_bytes, pm_error_t *err);
+
+/* "12.3 GiB" into buf. */
+void pm_job_format_size(uint64_t bytes, char *buf, size_t n);
+
+/* The space lines of `plan`: what the work directory and the output will
+ * need, and what their file systems have free. */
+void pm_job_print_space(const pm_config_t *cfg, const pm_job_space_t *sp, FILE *out);
 
 /* Choose the layout from the plan and budget. */
 void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_t mem_per_rank,

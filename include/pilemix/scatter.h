@@ -1,13 +1,16 @@
-/* Scatter: one task = one input file streamed into one spill file.
+/* Scatter: one task = one input file streamed into the rank's spill stream.
  *
  * pm_scatter_task() reads the file, parses each line, decides split and
- * copies (mix.h), and appends each copy to its bucket's spill. Bad records
- * follow the config: in fail mode the first one fails the task with
- * file:line and reason; in skip mode it is counted by reason and written with
- * file:line, reason and a capped raw prefix to the task's rejects file. The
- * task commits by renaming its rejects file and then its spill file into
- * place; the spill carries the task's counters, so a committed task never
- * needs to be read again. On error nothing is committed.
+ * copies (mix.h), and appends each copy to its bucket in the stream
+ * (spill.h). Bad records follow the config: in fail mode the first one fails
+ * the task with file:line and reason; in skip mode it is counted by reason
+ * and written with file:line, reason and a capped raw prefix to the task's
+ * rejects file. When the file is done the rejects file is renamed into place
+ * and the task's commit is queued in the stream with the task's blob (its
+ * counters, see pm_scatter_blob_stats); the stream writes it after the run
+ * holding the task's last records, and only then is the task committed (a
+ * resumed run skips it). On error the task's records are dropped from the
+ * stream and nothing of it is committed.
  *
  * A UTF-8 BOM at the very start of a file is skipped (the identity offset of
  * that line stays 0). Blank lines are counted and ignored. An empty text is
@@ -25,10 +28,14 @@
 
 typedef int (*pm_poll_fn)(void *ctx, uint64_t progress_bytes);
 
-/* arena (may be NULL) is the spill staging memory to reuse from task to
- * task (spill.h); arena_bytes bounds what the task's spill writer holds. */
-int pm_scatter_task(const pm_job_t *job, uint32_t task, uint64_t arena_bytes,
-                    pm_spill_arena_t *arena, pm_task_stats_t *stats, pm_poll_fn poll,
-                    void *poll_ctx, pm_error_t *err);
+/* stream: the rank's open spill stream (records of earlier tasks may still
+ * be staged in it). */
+int pm_scatter_task(const pm_job_t *job, pm_spill_stream_t *stream, uint32_t task,
+                    pm_task_stats_t *stats, pm_poll_fn poll, void *poll_ctx, pm_error_t *err);
+
+/* A task's commit blob is opaque to the spill stream. It starts with the
+ * task's pm_task_stats_t; later fields may follow. Copy the counters out:
+ * PM_ESTATE when the blob is too short to hold them. */
+int pm_scatter_blob_stats(const void *blob, size_t len, pm_task_stats_t *stats, pm_error_t *err);
 
 #endif

@@ -24,10 +24,13 @@
  * would, an output directory holding something else); otherwise it
  * continues the interrupted run.
  *
- * Commit points a resume trusts: a task's spill file (renamed into place
- * last), and an output file's result record in WORK/results (written after
- * the file was renamed into place and checked against it on load).
- * Rank 0 only, except the task/result helpers, which any rank may call. */
+ * Commit points a resume trusts: a task's commit record in a spill stream
+ * (spill.h; its data hash is verified before the resume trusts it), and an
+ * output file's result record in WORK/results (written after the file was
+ * renamed into place and checked against it on load). Each run attempt
+ * writes new streams, numbered one past the highest attempt found in
+ * WORK/spill, and never touches an earlier attempt's.
+ * Rank 0 only, except the result helpers, which any rank may call. */
 #ifndef PILEMIX_STATE_H
 #define PILEMIX_STATE_H
 
@@ -35,6 +38,7 @@
 #include "pilemix/gather.h"
 #include "pilemix/layout.h"
 #include "pilemix/plan.h"
+#include "pilemix/spill.h"
 #include "pilemix/totals.h"
 
 #include <stdbool.h>
@@ -73,9 +77,12 @@ int pm_state_complete(pm_state_t *st, bool keep, pm_error_t *err);
 /* Release the locks (removing the output's lock file); idempotent. */
 void pm_state_close(pm_state_t *st);
 
-/* A task is done when its spill exists and its data hash verifies (reads
- * the whole spill); a damaged spill is removed so the task is redone. */
-bool pm_state_task_done(const pm_job_t *job, uint32_t task);
+/* The spill streams of earlier attempts in WORK/spill, sorted by attempt
+ * then rank (the order in which a task committed twice counts), with
+ * valid_end 0 (for the caller's verification to fill), and the attempt
+ * number this run's streams take. *ids is malloc'd (free it). */
+int pm_state_list_streams(const pm_job_t *job, pm_spill_stream_id_t **ids, size_t *n,
+                          uint32_t *next_attempt, pm_error_t *err);
 
 int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gather_out_t *out,
                               pm_error_t *err);

@@ -8,6 +8,7 @@
 
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/job.h"
 #include "pilemix/plan.h"
 #include "pilemix/report.h"
 #include "pilemix/sample.h"
@@ -29,7 +30,8 @@ static const char usage_text[] =
     "pilemix " PM_VERSION " - assemble a shuffled, sharded Pile from lm_dataformat corpora\n"
     "\n"
     "usage:\n"
-    "  pilemix plan   CONFIG              expand the inputs and print the mix table (no MPI)\n"
+    "  pilemix plan   CONFIG              expand the inputs, print the mix table and the disk\n"
+    "                                     space the run needs (no MPI)\n"
     "  pilemix run    CONFIG [options]    build the dataset; launch with mpirun -np N\n"
     "  pilemix verify OUTDIR              re-read every output file against the manifest\n"
     "  pilemix stats  OUTDIR [--json]     per-component and per-file tables from the manifest\n"
@@ -49,6 +51,8 @@ static const char usage_text[] =
     "                       is byte-identical to an uninterrupted run (any rank count)\n"
     "  --force              start over: replace an earlier output and work directory\n"
     "  --keep-work          keep the work directory (spills) after success\n"
+    "  --no-space-check     run even when the work directory's file system looks too small\n"
+    "                       for the spills (by the estimate `plan` prints)\n"
     "  --work-dir DIR       override run.work_dir\n"
     "  --mem-per-rank SIZE  override run.mem_per_rank (e.g. 512M, 2GiB)\n"
     "  --progress SECS      progress line interval on stderr (default 10, 0 = off)\n"
@@ -134,8 +138,13 @@ static int cmd_plan(int argc, char **argv)
     int rc = pm_config_load(&cfg, argv[0], &err);
     if (rc == 0) {
         rc = pm_plan_build(&plan, &cfg, &err);
-        if (rc == 0)
+        if (rc == 0) {
             pm_plan_print_table(&plan, &cfg, stdout);
+            pm_job_space_t sp;
+            rc = pm_job_estimate_space(&cfg, &plan, &sp, &err);
+            if (rc == 0)
+                pm_job_print_space(&cfg, &sp, stdout);
+        }
         pm_plan_close(&plan);
         pm_config_close(&cfg);
     }
@@ -380,6 +389,8 @@ static int parse_run(int argc, char **argv, pm_run_opts_t *o)
             o->force = true;
         } else if (!strcmp(a, "--keep-work")) {
             o->keep_work = true;
+        } else if (!strcmp(a, "--no-space-check")) {
+            o->no_space_check = true;
         } else if (!strcmp(a, "--work-dir") || !strcmp(a, "--mem-per-rank") ||
                    !strcmp(a, "--progress")) {
             if (!val)

@@ -212,16 +212,18 @@ void pm_peers_tick(void)
             lost(now);
 }
 
-void pm_mpi_wait(MPI_Request *req)
+void pm_mpi_wait_status(MPI_Request *req, MPI_Status *status)
 {
     int done = 0;
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    MPI_Test(req, &done, status);
     while (!done) {
         nap();
         pm_peers_tick();
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        MPI_Test(req, &done, status);
     }
 }
+
+void pm_mpi_wait(MPI_Request *req) { pm_mpi_wait_status(req, MPI_STATUS_IGNORE); }
 
 const char *pm_peers_host(int rank)
 {

@@ -77,6 +77,9 @@ void pm_peers_heard(int rank);
  * goes through here. */
 void pm_mpi_wait(MPI_Request *req);
 
+/* The same, keeping the completed request's status. */
+void pm_mpi_wait_status(MPI_Request *req, MPI_Status *status);
+
 /* Host name of rank (valid after pm_peers_init). */
 const char *pm_peers_host(int rank);
 

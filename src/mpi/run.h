@@ -15,6 +15,7 @@ typedef struct pm_run_opts {
     uint64_t mem_per_rank; /* 0: from the config */
     double progress_secs;  /* default 10; 0 = off */
     bool resume, force, keep_work;
+    bool no_space_check; /* run even when the work directory looks too small */
 } pm_run_opts_t;
 
 /* Returns 0 or a negative PM_E* code (the same on every rank). */

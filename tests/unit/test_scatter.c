@@ -1,4 +1,4 @@
-/* scatter.h: one input file -> one spill, checked record by record against
+/* scatter.h: one input file -> records in a spill stream, checked record by record against
  * the input and mix.h; the task counters; bad records in skip and fail
  * mode; BOM, blank lines, empty texts, keep_meta; nothing committed on
  * error; how often scatter and gather poll (the MPI layer serves other
@@ -8,6 +8,7 @@
 #include "pilemix/gather.h"
 #include "pilemix/plan.h"
 #include "pilemix/spill.h"
+#include "pilemix/state.h"
 #include "test_util.h"
 
 #include <dirent.h>
@@ -68,6 +69,56 @@ static void sfx_close(sfx_t *x)
     pm_job_close(&x->job);
     pm_plan_close(&x->plan);
     pm_config_close(&x->cfg);
+}
+
+/* pm_scatter_task into a stream of its own, closed after the task as a
+ * rank's stream is after its last one. */
+static int run_task(sfx_t *x, uint32_t task, uint64_t arena, pm_task_stats_t *st, pm_poll_fn poll,
+                    void *poll_ctx, pm_error_t *err)
+{
+    static uint32_t seq;
+    pm_buf_t p;
+    pm_buf_init(&p);
+    ck_assert_int_eq(pm_spill_stream_path(&p, x->job.spill_dir, 1, seq++), 0);
+    pm_spill_stream_t *s;
+    pm_error_t e2;
+    ck_assert_int_eq(pm_spill_stream_open(&s, p.data, pm_layout_total_buckets(&x->layout),
+                                          (size_t)arena, NULL, PM_SPILL_COMPRESS_NONE, &e2),
+                     0);
+    int rc = pm_scatter_task(&x->job, s, task, st, poll, poll_ctx, err);
+    ck_assert_int_eq(pm_spill_stream_close(s, &e2), 0);
+    pm_buf_free(&p);
+    return rc;
+}
+
+static int count_task(void *ctx, uint32_t task, const void *blob, size_t len)
+{
+    (void)task;
+    pm_task_stats_t st;
+    ck_assert_int_eq(pm_scatter_blob_stats(blob, len, &st, NULL), 0);
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* Every stream in WORK/spill as a set; *committed: tasks committed. */
+static pm_spill_set_t *open_set(sfx_t *x, size_t *committed)
+{
+    pm_spill_stream_id_t *ids;
+    size_t n;
+    uint32_t next;
+    pm_error_t err;
+    ck_assert_int_eq(pm_state_list_streams(&x->job, &ids, &n, &next, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        ids[i].valid_end = UINT64_MAX;
+    pm_spill_set_t *set;
+    size_t c = 0;
+    int rc = pm_spill_set_open(&set, x->job.spill_dir, ids, n, (uint32_t)x->plan.n_files,
+                               pm_layout_total_buckets(&x->layout), count_task, &c, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    free(ids);
+    if (committed)
+        *committed = c;
+    return set;
 }
 
 static size_t dir_entries(const char *dir)
@@ -238,7 +289,7 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
 
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, arena, NULL, &st, NULL, NULL, &err);
+    int rc = run_task(&x, 0, arena, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.lines, n);
     ck_assert_uint_eq(st.docs, n);
@@ -256,20 +307,17 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
     stats_identity(&st);
     /* No rejects file for a clean input. */
     ck_assert_uint_eq(dir_entries(x.job.rejects_dir), 0);
-    ck_assert_uint_eq(dir_entries(x.job.spill_dir), 1);
+    ck_assert_uint_eq(dir_entries(x.job.spill_dir), 1); /* the stream */
 
-    pm_buf_t p;
-    pm_buf_init(&p);
-    pm_job_spill_path(&x.job, 0, &p);
-    pm_spill_reader_t *r;
-    ck_assert_int_eq(pm_spill_reader_open(&r, p.data, &err), 0);
+    size_t committed;
+    pm_spill_set_t *r = open_set(&x, &committed);
+    ck_assert_uint_eq(committed, 1);
     uint32_t nb = pm_layout_total_buckets(&x.layout);
-    ck_assert_uint_eq(pm_spill_reader_buckets(r), nb);
     for (uint32_t b = 0; b < nb; b++) {
         v.bucket = b;
-        ck_assert_int_eq(pm_spill_reader_visit(r, b, 0, UINT64_MAX, check_record, &v, &err), 0);
+        ck_assert_int_eq(pm_spill_set_visit(r, b, 0, UINT64_MAX, check_record, &v, &err), 0);
     }
-    pm_spill_reader_close(r);
+    pm_spill_set_close(r);
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t want_mask = w[i].copies >= 32 ? UINT32_MAX : (1u << w[i].copies) - 1;
@@ -279,7 +327,6 @@ static void spill_contents(bool keep_meta, double epochs, uint64_t bucket_bytes,
         json_decref(w[i].meta);
     }
     ck_assert_uint_eq(v.records, total);
-    pm_buf_free(&p);
     free(w);
     sfx_close(&x);
     pm_test_rmdir(dir);
@@ -329,16 +376,12 @@ static int collect_cb(void *ctx, const pm_spill_rec_t *rec, const char *text, co
 static void collect_spill(sfx_t *x, uint32_t task, collect_t *c)
 {
     memset(c, 0, sizeof *c);
-    pm_buf_t p;
-    pm_buf_init(&p);
-    pm_job_spill_path(&x->job, task, &p);
-    pm_spill_reader_t *r;
+    pm_spill_set_t *r = open_set(x, NULL);
+    ck_assert(pm_spill_set_has_task(r, task));
     pm_error_t err;
-    ck_assert_int_eq(pm_spill_reader_open(&r, p.data, &err), 0);
     for (uint32_t b = 0; b < pm_layout_total_buckets(&x->layout); b++)
-        ck_assert_int_eq(pm_spill_reader_visit(r, b, 0, UINT64_MAX, collect_cb, c, &err), 0);
-    pm_spill_reader_close(r);
-    pm_buf_free(&p);
+        ck_assert_int_eq(pm_spill_set_visit(r, b, 0, UINT64_MAX, collect_cb, c, &err), 0);
+    pm_spill_set_close(r);
 }
 
 static void collect_free(collect_t *c)
@@ -397,7 +440,7 @@ START_TEST(test_bom_blank_empty)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\"", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
+    int rc = run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.lines, 9);
     ck_assert_uint_eq(st.blank_lines, 2);
@@ -508,7 +551,7 @@ START_TEST(test_bad_records_skip)
              1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
+    int rc = run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(st.rejected_total, N_BAD);
     uint64_t by_status[PM_REC_STATUS_COUNT] = {0};
@@ -553,10 +596,13 @@ START_TEST(test_bad_records_skip)
 }
 END_TEST
 
-/* Nothing of a failed task is committed: no spill, no rejects, no temps. */
+/* Nothing of a failed task is committed: no commit in the stream, no
+ * rejects, no temps. */
 static void assert_nothing_committed(sfx_t *x)
 {
-    ck_assert_uint_eq(dir_entries(x->job.spill_dir), 0);
+    size_t committed;
+    pm_spill_set_close(open_set(x, &committed));
+    ck_assert_uint_eq(committed, 0);
     ck_assert_uint_eq(dir_entries(x->job.rejects_dir), 0);
 }
 
@@ -583,7 +629,7 @@ START_TEST(test_bad_record_fail_mode)
         pm_task_stats_t st;
         pm_error_t err;
         pm_error_clear(&err);
-        int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
+        int rc = run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err);
         ck_assert_int_eq(rc, PM_EDATA);
         ck_assert_int_eq(err.code, PM_EDATA);
         ck_assert_uint_eq(err.line, 4);
@@ -612,7 +658,7 @@ START_TEST(test_max_bad_records)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\", \"max_bad_records\": 10", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), 0);
+    ck_assert_int_eq(run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err), 0);
     ck_assert_uint_eq(st.rejected_total, 10);
     sfx_close(&x);
     pm_remove_tree(dir, NULL);
@@ -620,7 +666,7 @@ START_TEST(test_max_bad_records)
     write_file(dir, "in/m.jsonl", b.data, b.len);
     /* One over: the task fails at the 10th bad line (file line 20). */
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\", \"max_bad_records\": 9", 1u << 30);
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), PM_EDATA);
+    ck_assert_int_eq(run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err), PM_EDATA);
     ck_assert_uint_eq(err.line, 20);
     ck_assert_ptr_nonnull(strstr(err.msg, "max_bad_records"));
     assert_nothing_committed(&x);
@@ -652,24 +698,30 @@ START_TEST(test_poll_abort)
     pm_task_stats_t st;
     pm_error_t err;
     int calls = 0;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, poll_stop, &calls, &err), -99);
+    ck_assert_int_eq(run_task(&x, 0, 1u << 20, &st, poll_stop, &calls, &err), -99);
     ck_assert_int_eq(calls, 2);
     assert_nothing_committed(&x);
     /* The same task then runs to completion. */
     calls = -1000;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, poll_stop, &calls, &err), 0);
+    ck_assert_int_eq(run_task(&x, 0, 1u << 20, &st, poll_stop, &calls, &err), 0);
     ck_assert_int_gt(calls, -1000);
     ck_assert_uint_eq(st.docs, 20000);
-    ck_assert_uint_eq(dir_entries(x.job.spill_dir), 1);
+    size_t committed;
+    pm_spill_set_close(open_set(&x, &committed));
+    ck_assert_uint_eq(committed, 1);
     sfx_close(&x);
     pm_buf_free(&b);
     pm_test_rmdir(dir);
 }
 END_TEST
 
+static uint64_t poll_last_bytes;
 static int poll_count(void *ctx, uint64_t bytes)
 {
-    (void)bytes;
+    /* Within a task or an output file the bytes only grow: progress inside
+     * a file, not only per finished file. */
+    ck_assert_uint_ge(bytes, poll_last_bytes);
+    poll_last_bytes = bytes;
     ++*(uint64_t *)ctx;
     return 0;
 }
@@ -697,26 +749,22 @@ START_TEST(test_poll_every_mib)
     pm_task_stats_t st;
     pm_error_t err;
     uint64_t calls = 0;
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 64u << 20, NULL, &st, poll_count, &calls, &err), 0);
+    poll_last_bytes = 0;
+    ck_assert_int_eq(run_task(&x, 0, 64u << 20, &st, poll_count, &calls, &err), 0);
     /* A poll once 1 MiB of lines is read: every 2 documents of 600 kB. */
     ck_assert_uint_eq(calls, n_docs / 2);
 
     /* Gather every output file: one poll per pass plus one once 1 MiB of
      * text is written since the last: every 2 documents again. */
-    pm_spill_reader_t *spill;
-    pm_buf_t path;
-    pm_buf_init(&path);
-    ck_assert_int_eq(pm_job_spill_path(&x.job, 0, &path), 0);
-    ck_assert_int_eq(pm_spill_reader_open(&spill, path.data, &err), 0);
+    pm_spill_set_t *spill = open_set(&x, NULL);
     uint32_t nb = pm_layout_total_buckets(&x.layout);
     uint64_t *recs = calloc(nb, 8), *bytes = calloc(nb, 8);
-    ck_assert_int_eq(pm_spill_reader_add_totals(spill, recs, bytes, &err), 0);
+    ck_assert_int_eq(pm_spill_set_add_totals(spill, 0, 1, recs, bytes, &err), 0);
     char train[1024];
     snprintf(train, sizeof train, "%s/out/train", dir);
     ck_assert_int_eq(pm_mkdir_p(train, &err), 0);
     pm_gather_in_t in = {.job = &x.job,
-                         .spills = &spill,
-                         .n_spills = 1,
+                         .set = spill,
                          .bucket_records = recs,
                          .bucket_bytes = bytes,
                          .budget_bytes = 1u << 30,
@@ -726,17 +774,24 @@ START_TEST(test_poll_every_mib)
         uint64_t docs[1] = {0}, dups[1] = {0};
         pm_gather_out_t out = {.comp_docs = docs, .comp_dups = dups};
         calls = 0;
+        poll_last_bytes = 0;
         ck_assert_int_eq(pm_gather_file(&in, f, &out, poll_count, &calls, &err), 0);
         ck_assert_uint_eq(calls, out.passes + out.result.docs / 2);
+        /* The last poll has every record of the file: its spill bytes. */
+        uint32_t first, count, base;
+        uint64_t mult, want = 0;
+        pm_layout_file_buckets(&x.layout, f, &first, &count, &mult, &base);
+        for (uint32_t b = first; b < first + count; b++)
+            want += bytes[b];
+        ck_assert_uint_eq(poll_last_bytes, want);
         text_total += out.result.text_bytes;
         big_files += out.result.text_bytes >= (1u << 20);
     }
     ck_assert_uint_eq(text_total, n_docs * doc_len);
     ck_assert_uint_gt(big_files, 0); /* the per-MiB poll was exercised */
-    pm_spill_reader_close(spill);
+    pm_spill_set_close(spill);
     free(recs);
     free(bytes);
-    pm_buf_free(&path);
     sfx_close(&x);
     pm_buf_free(&b);
     pm_test_rmdir(dir);
@@ -761,7 +816,7 @@ START_TEST(test_corrupt_zstd_input)
     sfx_open(&x, dir, 1.0, "", ", \"on_bad_record\": \"skip\"", 1u << 30);
     pm_task_stats_t st;
     pm_error_t err;
-    int rc = pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err);
+    int rc = run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err);
     ck_assert(rc == PM_EDATA || rc == PM_EIO);
     ck_assert_ptr_nonnull(strstr(err.file, "z.jsonl.zst"));
     assert_nothing_committed(&x);
@@ -769,7 +824,7 @@ START_TEST(test_corrupt_zstd_input)
     /* The whole stream is fine. */
     write_file(dir, "in/z.jsonl.zst", z, zn);
     sfx_open(&x, dir, 1.0, "", "", 1u << 30);
-    ck_assert_int_eq(pm_scatter_task(&x.job, 0, 1u << 20, NULL, &st, NULL, NULL, &err), 0);
+    ck_assert_int_eq(run_task(&x, 0, 1u << 20, &st, NULL, NULL, &err), 0);
     ck_assert_uint_eq(st.docs, 30000);
     ck_assert_uint_eq(st.bytes_in, zn);
     sfx_close(&x);

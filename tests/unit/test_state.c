@@ -532,7 +532,7 @@ START_TEST(test_foreign_work_dir_refused_even_with_force)
 }
 END_TEST
 
-START_TEST(test_complete_and_task_done)
+START_TEST(test_complete_and_streams)
 {
     sfx_t x;
     sfx_init(&x);
@@ -542,32 +542,40 @@ START_TEST(test_complete_and_task_done)
     ck_assert_int_eq(pm_state_prepare(&st, &x.cfg, &x.plan, &x.layout, false, false, &err), 0);
     pm_job_t job;
     ck_assert_int_eq(pm_job_init(&job, &x.cfg, &x.plan, &x.layout, &err), 0);
-    ck_assert(!pm_state_task_done(&job, 0));
+    /* The streams of earlier attempts, in (attempt, rank) order whatever
+     * the directory order; other names (an older pilemix's task spills,
+     * temps) are not streams; this run's attempt is one past the highest. */
+    pm_spill_stream_id_t *ids;
+    size_t n;
+    uint32_t next;
+    ck_assert_int_eq(pm_state_list_streams(&job, &ids, &n, &next, &err), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(next, 1);
+    free(ids);
     pm_buf_t p;
     pm_buf_init(&p);
-    pm_job_spill_path(&job, 1, &p);
-    /* Garbage under a spill's name is not a committed task, and is removed. */
-    write_path(p.data, "spill");
-    ck_assert(!pm_state_task_done(&job, 1));
-    ck_assert(!pm_path_exists(p.data));
-    /* A real spill is; one whose data lost a byte (a crash before the page
-     * cache reached the disk) is not. */
-    pm_spill_writer_t *sw;
-    ck_assert_int_eq(
-        pm_spill_writer_open(&sw, p.data, pm_layout_total_buckets(&x.layout), 1u << 20, NULL, &err),
-        0);
-    pm_spill_rec_t rec = {42, 0, 1, 0, 11, 0, 0, 0};
-    ck_assert_int_eq(pm_spill_writer_add(sw, 0, &rec, "hello world", "", &err), 0);
-    ck_assert_int_eq(pm_spill_writer_commit(sw, "stats", 5, &err), 0);
-    ck_assert(pm_state_task_done(&job, 1));
-    ck_assert(!pm_state_task_done(&job, 0));
-    FILE *f = fopen(p.data, "r+b");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, PM_SPILL_REC_HEADER + 3, SEEK_SET);
-    fputc('X', f);
-    fclose(f);
-    ck_assert(!pm_state_task_done(&job, 1));
-    ck_assert(!pm_path_exists(p.data));
+    static const uint32_t made[][2] = {{2, 1}, {10, 0}, {2, 0}, {1, 3}};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(pm_spill_stream_path(&p, job.spill_dir, made[i][0], made[i][1]), 0);
+        write_path(p.data, "stream");
+    }
+    static const char *others[] = {"task-0000001.spill", ".a3-r0.spill.tmp", "a3-r0.spill.x",
+                                   "ax-r0.spill", "a-r0.spill"};
+    for (size_t i = 0; i < 5; i++) {
+        char *q = pm_path_join(job.spill_dir, others[i]);
+        write_path(q, "other");
+        free(q);
+    }
+    ck_assert_int_eq(pm_state_list_streams(&job, &ids, &n, &next, &err), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(next, 11);
+    static const uint32_t want[][2] = {{1, 3}, {2, 0}, {2, 1}, {10, 0}};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_uint_eq(ids[i].attempt, want[i][0]);
+        ck_assert_uint_eq(ids[i].rank, want[i][1]);
+        ck_assert_uint_eq(ids[i].valid_end, 0);
+    }
+    free(ids);
     ck_assert_int_eq(pm_state_complete(&st, true, &err), 0);
     ck_assert(pm_path_exists(x.cfg.work_dir)); /* kept */
     pm_state_init(&st);
@@ -736,7 +744,7 @@ int main(void)
     tcase_add_test(tc, test_force_removes_only_pilemix_files);
     tcase_add_test(tc, test_foreign_work_dir_refused_even_with_force);
     tcase_add_test(tc, test_refused_fresh_run_is_repeatable);
-    tcase_add_test(tc, test_complete_and_task_done);
+    tcase_add_test(tc, test_complete_and_streams);
     tcase_add_test(tc, test_file_result_round_trip);
     suite_add_tcase(s, tc);
     return pm_test_run(s);
