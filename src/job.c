@@ -342,6 +342,7 @@ typedef struct sample {
     double spill_per_unc; /* spill record bytes per uncompressed byte */
     double out_per_unc;   /* output line bytes per uncompressed byte */
     double zst_per_out;   /* compressed output bytes per output byte */
+    double docs_per_unc;  /* documents per uncompressed byte (exact dedup's digests) */
     bool ok;
 } sample_t;
 
@@ -385,7 +386,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
         end--;
     if (end == 0 && produced > 0 && consumed == (size_t)f->size)
         end = produced; /* a last line without newline */
-    double spill = 0, outb = 0;
+    double spill = 0, outb = 0, docs = 0;
     const char *name = cfg->components[f->component].name;
     for (size_t p = 0; p < end;) {
         const char *nl = memchr(unc + p, '\n', end - p);
@@ -393,6 +394,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
         if (len > 0 && pm_record_parse(&rec, unc + p, len) == PM_REC_OK && rec.text.len > 0) {
             size_t meta = cfg->keep_meta ? rec.meta.len : 0;
             spill += SPILL_HEADER + (double)rec.text.len + (double)meta;
+            docs++;
             pm_buf_reset(&line_out);
             if (pm_json_escape(&line_out, rec.text.data, rec.text.len) == 0)
                 outb += (double)line_out.len + LINE_FRAME + strlen(name) + (meta ? meta + 2 : 0);
@@ -407,6 +409,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
     if (consumed > 0 && end > 0) {
         out->unc_per_byte = (double)produced / (double)consumed;
         out->spill_per_unc = spill / (double)end;
+        out->docs_per_unc = docs / (double)end;
         out->out_per_unc = outb / (double)end;
         out->zst_per_out = 0.3;
         if (zs.len > 0) {
@@ -450,6 +453,7 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         sample_t *a = &avg[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)];
         a->unc_per_byte += per[i].unc_per_byte;
         a->spill_per_unc += per[i].spill_per_unc;
+        a->docs_per_unc += per[i].docs_per_unc;
         a->out_per_unc += per[i].out_per_unc;
         a->zst_per_out += per[i].zst_per_out;
         cnt[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)]++;
@@ -464,11 +468,13 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         if (!s.ok && cnt[k]) {
             s.unc_per_byte = avg[k].unc_per_byte / (double)cnt[k];
             s.spill_per_unc = avg[k].spill_per_unc / (double)cnt[k];
+            s.docs_per_unc = avg[k].docs_per_unc / (double)cnt[k];
             s.out_per_unc = avg[k].out_per_unc / (double)cnt[k];
             s.zst_per_out = avg[k].zst_per_out / (double)cnt[k];
         } else if (!s.ok) { /* nothing sampled: the layout's guess */
             s.unc_per_byte = f->format == PM_FORMAT_JSONL_ZST ? 4.0 : 1.0;
             s.spill_per_unc = 1.0;
+            s.docs_per_unc = 1.0 / 512;
             s.out_per_unc = 1.05;
             s.zst_per_out = 0.3;
         }
@@ -478,6 +484,9 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         long double copies = keep * cfg->components[f->component].epochs + (1.0 - keep);
         input += unc;
         spill += unc * s.spill_per_unc * copies;
+        /* Exact dedup: one digest record per document, whatever its copies. */
+        if (cfg->dedup == PM_DEDUP_EXACT)
+            spill += unc * s.docs_per_unc * PM_DEDUP_REC_BYTES;
         out += unc * s.out_per_unc * copies * s.zst_per_out;
     }
     /* A commit record per task, a run table per run (~ spill / arena). */
