@@ -312,14 +312,24 @@ def dedup(cfg_path, outdir):
     manifest's counts per component, split and winner's component match."""
     cfg = json.load(open(cfg_path))
     docs = []  # (identity, component, text)
+    canary_texts = set()
+    listing = os.path.join(outdir.rstrip("/") + ".canaries.jsonl")
+    if os.path.exists(listing):
+        canary_texts = {json.loads(l)["text"] for l in open(listing)}
     for comp in cfg["components"]:
+        conds = comp.get("filter")
+        if isinstance(conds, dict):
+            conds = [conds]
         for d in comp["paths"]:
             for name in sorted(os.listdir(d)):
                 off = 0
                 for raw in open(os.path.join(d, name), "rb"):
                     o = json.loads(raw)
-                    docs.append(((comp["name"], name, off), comp["name"], o["text"], (o["meta"]["f"], o["meta"]["pos"])))
+                    off0 = off
                     off += len(raw)
+                    if conds and filter_verdict(conds, o.get("meta") or {}):
+                        continue  # filtered before the dedup: never a candidate
+                    docs.append(((comp["name"], name, off0), comp["name"], o["text"], (o["meta"]["f"], o["meta"]["pos"])))
     winner = {}
     for ident, comp, text, fp in docs:
         if text not in winner or ident < winner[text][0]:
@@ -332,6 +342,8 @@ def dedup(cfg_path, outdir):
             continue
         for ln in lines_of(os.path.join(outdir, f["path"])):
             o = json.loads(ln)
+            if o["text"] in canary_texts:
+                continue
             fp = (o["meta"]["f"], o["meta"]["pos"])
             w = winner[o["text"]]
             if fp != w[2]:
