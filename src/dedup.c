@@ -39,7 +39,8 @@ static int cmp_docs(const void *pa, const void *pb, void *vjob)
 int pm_dedup_docs(const pm_job_t *job, pm_dedup_doc_t *docs, size_t n, pm_dedup_counts_t *counts,
                   pm_tombstone_fn fn, void *ctx, pm_error_t *err)
 {
-    qsort_r(docs, n, sizeof *docs, cmp_docs, (void *)job);
+    if (n > 1) /* docs may be NULL when n is 0 */
+        qsort_r(docs, n, sizeof *docs, cmp_docs, (void *)job);
     size_t win = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || docs[i].hi != docs[win].hi || docs[i].lo != docs[win].lo) {
@@ -98,7 +99,8 @@ static int tomb_path(const pm_job_t *job, uint32_t d, pm_buf_t *out)
 int pm_dedup_save(const pm_job_t *job, uint32_t d, pm_tombstone_t *t, size_t n,
                   const pm_dedup_counts_t *counts, pm_error_t *err)
 {
-    qsort(t, n, sizeof *t, cmp_tomb);
+    if (n > 1)
+        qsort(t, n, sizeof *t, cmp_tomb);
     pm_buf_t data, path, dir;
     pm_buf_init(&data);
     pm_buf_init(&path);
@@ -275,7 +277,8 @@ int pm_tomb_index_open(pm_tomb_index_t **out, const pm_job_t *job, pm_error_t *e
         pm_tomb_index_close(x);
         return rc;
     }
-    qsort(x->refs, x->n, sizeof *x->refs, cmp_ref);
+    if (x->n > 1)
+        qsort(x->refs, x->n, sizeof *x->refs, cmp_ref);
     *out = x;
     return 0;
 }
@@ -323,7 +326,7 @@ int pm_tomb_index_bucket(pm_tomb_index_t *x, uint32_t b, pm_tombstone_t **out, s
         *n += r->count;
     }
     pm_buf_free(&path);
-    if (rc == 0)
+    if (rc == 0 && *n > 1)
         qsort(*out, *n, sizeof **out, cmp_tomb);
     return rc;
 }

@@ -659,7 +659,8 @@ static int open_spills(run_t *r, pm_error_t *err)
     MPI_Iallgather(&me, 1, MPI_INT, wrote, 1, MPI_INT, MPI_COMM_WORLD, &greq);
     pm_mpi_wait(&greq);
     size_t n = r->n_old;
-    memcpy(ids, r->old_ids, n * sizeof *ids);
+    if (n) /* old_ids is NULL on a fresh run: memcpy's arguments must not be */
+        memcpy(ids, r->old_ids, n * sizeof *ids);
     for (int k = 0; k < r->size; k++)
         if (wrote[k])
             ids[n++] = (pm_spill_stream_id_t){r->attempt, (uint32_t)k, UINT64_MAX};
