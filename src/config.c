@@ -124,6 +124,20 @@ static void canary_digest(const char *secret, char hex[33])
     snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
 }
 
+static bool is_hex32(const char *s)
+{
+    if (!s || strlen(s) != 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+/* {"count", "secret"}, or {"count", "secret_digest"}: the canonical form
+ * must load again (a manifest's config, `pilemix reproduce`), so the digest
+ * alone is accepted; such a config has the same hash but no secret, and a
+ * run refuses it (job.c: it cannot make the canaries). */
 static int canaries_parse(pm_cfg_ctx_t *c, const char *keypath, const json_t *v, void **out)
 {
     char path[256];
@@ -132,42 +146,62 @@ static int canaries_parse(pm_cfg_ctx_t *c, const char *keypath, const json_t *v,
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)v, key, val) {
-        if (strcmp(key, "count") && strcmp(key, "secret")) {
+        if (strcmp(key, "count") && strcmp(key, "secret") && strcmp(key, "secret_digest")) {
             snprintf(path, sizeof path, "%s.%s", keypath, key);
             return pm_cfg_error(c, path, "unknown key (allowed: count, secret)");
         }
     }
     json_t *count = json_object_get(v, "count"), *secret = json_object_get(v, "secret");
+    json_t *digest = json_object_get(v, "secret_digest");
     snprintf(path, sizeof path, "%s.count", keypath);
     if (!count)
         return pm_cfg_error(c, path, "missing");
     if (!json_is_integer(count) || json_integer_value(count) < 1 ||
         json_integer_value(count) > PM_MAX_CANARIES)
         return pm_cfg_error(c, path, "must be an integer 1..%d", PM_MAX_CANARIES);
-    snprintf(path, sizeof path, "%s.secret", keypath);
-    if (!secret)
-        return pm_cfg_error(c, path, "missing");
-    if (!json_is_string(secret))
-        return pm_cfg_error(c, path, "must be a string (best \"${VAR}\", from the environment)");
-    pm_buf_t b;
-    pm_buf_init(&b);
-    int rc = pm_cfg_expand_vars(c, path, json_string_value(secret), &b);
-    if (rc == 0 && b.len < PM_MIN_CANARY_SECRET)
-        rc = pm_cfg_error(c, path,
-                          "too short: at least %d bytes (the secret is what keeps "
-                          "the canaries unguessable)",
-                          PM_MIN_CANARY_SECRET);
-    if (rc == 0 && strlen(b.data) != b.len)
-        rc = pm_cfg_error(c, path, "must not contain a NUL byte");
-    pm_canaries_cfg_t *cc = NULL;
-    if (rc == 0 && !(cc = calloc(1, sizeof *cc)))
-        rc = pm_cfg_nomem(c);
+    pm_canaries_cfg_t *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return pm_cfg_nomem(c);
+    cc->count = (uint32_t)json_integer_value(count);
+    int rc = 0;
+    if (digest && !secret) {
+        snprintf(path, sizeof path, "%s.secret_digest", keypath);
+        if (!is_hex32(json_string_value(digest)))
+            rc = pm_cfg_error(c, path,
+                              "must be 32 lowercase hex digits (as the canonical form "
+                              "has it); give \"secret\" instead");
+        else
+            memcpy(cc->digest, json_string_value(digest), 33);
+    } else {
+        snprintf(path, sizeof path, "%s.secret", keypath);
+        pm_buf_t b;
+        pm_buf_init(&b);
+        if (digest)
+            rc = pm_cfg_error(c, path, "give secret or secret_digest, not both");
+        else if (!secret)
+            rc = pm_cfg_error(c, path, "missing");
+        else if (!json_is_string(secret))
+            rc = pm_cfg_error(c, path, "must be a string (best \"${VAR}\", from the environment)");
+        else
+            rc = pm_cfg_expand_vars(c, path, json_string_value(secret), &b);
+        if (rc == 0 && b.len < PM_MIN_CANARY_SECRET)
+            rc = pm_cfg_error(c, path,
+                              "too short: at least %d bytes (the secret is what keeps "
+                              "the canaries unguessable)",
+                              PM_MIN_CANARY_SECRET);
+        if (rc == 0 && strlen(b.data) != b.len)
+            rc = pm_cfg_error(c, path, "must not contain a NUL byte");
+        if (rc == 0) {
+            cc->secret = b.data; /* the buffer's string, now owned here */
+            canary_digest(cc->secret, cc->digest);
+        } else {
+            pm_buf_free(&b);
+        }
+    }
     if (rc < 0) {
-        pm_buf_free(&b);
+        free(cc);
         return rc;
     }
-    cc->count = (uint32_t)json_integer_value(count);
-    cc->secret = b.data; /* the buffer's string, now owned here */
     *out = cc;
     return 0;
 }
@@ -175,14 +209,14 @@ static int canaries_parse(pm_cfg_ctx_t *c, const char *keypath, const json_t *v,
 static json_t *canaries_canonical(const void *val)
 {
     const pm_canaries_cfg_t *cc = val;
-    char hex[33];
-    canary_digest(cc->secret, hex);
-    return json_pack("{s:i, s:s}", "count", (int)cc->count, "secret_digest", hex);
+    return json_pack("{s:i, s:s}", "count", (int)cc->count, "secret_digest", cc->digest);
 }
 
 static json_t *canaries_pack(const void *val)
 {
     const pm_canaries_cfg_t *cc = val;
+    if (!cc->secret)
+        return canaries_canonical(val);
     return json_pack("{s:i, s:o}", "count", (int)cc->count, "secret",
                      pm_cfg_wire_string(cc->secret));
 }
@@ -195,12 +229,22 @@ static int canaries_unpack(const json_t *j, void **out)
     pm_canaries_cfg_t *cc = calloc(1, sizeof *cc);
     if (!cc)
         return PM_ENOMEM;
-    int rc = pm_cfg_wire_string_value(json_object_get(j, "secret"), &cc->secret);
-    if (rc < 0) {
-        free(cc);
-        return rc;
-    }
     cc->count = (uint32_t)json_integer_value(count);
+    const char *digest = json_string_value(json_object_get(j, "secret_digest"));
+    if (digest) {
+        if (!is_hex32(digest)) {
+            free(cc);
+            return PM_EINTERNAL;
+        }
+        memcpy(cc->digest, digest, 33);
+    } else {
+        int rc = pm_cfg_wire_string_value(json_object_get(j, "secret"), &cc->secret);
+        if (rc < 0) {
+            free(cc);
+            return rc;
+        }
+        canary_digest(cc->secret, cc->digest);
+    }
     *out = cc;
     return 0;
 }
@@ -216,10 +260,12 @@ static void canaries_free(void *val)
     free(cc);
 }
 
+/* Equal meaning: the same count and digest (a config that has the secret
+ * and one that has only its digest mean the same output). */
 static bool canaries_equal(const void *a, const void *b)
 {
     const pm_canaries_cfg_t *x = a, *y = b;
-    return x->count == y->count && !strcmp(x->secret, y->secret);
+    return x->count == y->count && !strcmp(x->digest, y->digest);
 }
 
 static const pm_cfg_custom_t canaries_custom = {

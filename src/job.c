@@ -83,6 +83,12 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     for (size_t i = 0; i < plan->n_files; i++)
         job->file_order[by[i]] = (uint32_t)i;
     free(by);
+    if (cfg->canaries && !cfg->canaries->secret) {
+        pm_job_close(job);
+        return pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                            "output.canaries: this config has only the secret's digest (as a "
+                            "manifest's canonical form has it); give \"secret\" to build it");
+    }
     if (cfg->canaries) {
         int rc = pm_canaries_derive(&job->canaries, cfg->canaries->secret, cfg->canaries->count,
                                     cfg->n_components, err);

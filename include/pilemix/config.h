@@ -93,8 +93,10 @@ typedef struct pm_component_cfg {
 
 /* output.canaries: count documents derived from the secret (canary.h). */
 typedef struct pm_canaries_cfg {
-    uint32_t count; /* 1..PM_MAX_CANARIES */
-    char *secret;   /* ${VAR} expanded; never in the canonical form, manifest or logs */
+    uint32_t count;  /* 1..PM_MAX_CANARIES */
+    char *secret;    /* ${VAR} expanded; never in the canonical form, manifest or logs;
+                     * NULL when the config gave only secret_digest (a canonical form) */
+    char digest[33]; /* keyed XXH3-128 of the secret, hex: what the canonical form holds */
 } pm_canaries_cfg_t;
 
 #define PM_MAX_CANARIES 100000

@@ -111,5 +111,7 @@ write_cfg "$T/x" ', "canaries": {"count": 4, "secret": "${PM_UNSET_SECRET_X}"}'
 expect_fail 2 'output\.canaries\.secret: environment variable PM_UNSET_SECRET_X is not set' "$PILEMIX" plan "$T/cfg.json" || a=1
 write_cfg "$T/x" ', "canaries": {"count": -1, "secret": "${PM_CANARY_SECRET}"}'
 expect_fail 2 'output\.canaries\.count' "$PILEMIX" plan "$T/cfg.json" || a=1
-if [ $a = 0 ]; then ok "bad canaries: exit 2 naming output.canaries.secret / .count"; else not_ok "bad canaries exit 2"; fi
+write_cfg "$T/x" ', "canaries": {"count": 4, "secret_digest": "0123456789abcdef0123456789abcdef"}'
+expect_fail 2 'output\.canaries: this config has only the secret.s digest' pm 1 run "$T/cfg.json" --progress 0 || a=1
+if [ $a = 0 ]; then ok "bad canaries: exit 2 naming output.canaries.secret / .count; a digest alone (a manifest's config) cannot run"; else not_ok "bad canaries exit 2"; fi
 finish

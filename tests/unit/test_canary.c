@@ -91,6 +91,14 @@ START_TEST(test_secret_not_in_canonical)
     snprintf(lit, sizeof lit, "{\"secret\": \"%s\", \"count\": 4}", secret);
     ck_assert_int_eq(load_canaries(lit, &c, &err), 0);
     ck_assert_uint_eq(a.canonical_hash, c.canonical_hash);
+    /* The canonical form loads again (a manifest's config): same hash, the
+     * digest but no secret, so nothing can be built from it. */
+    pm_config_t d;
+    ck_assert_int_eq(pm_config_load_string(&d, a.canonical_json, "/tmp/cfg.json", &err), 0);
+    ck_assert_str_eq(d.canonical_json, a.canonical_json);
+    ck_assert_ptr_null(d.canaries->secret);
+    ck_assert_str_eq(d.canaries->digest, a.canaries->digest);
+    pm_config_close(&d);
     pm_config_close(&a);
     pm_config_close(&b);
     pm_config_close(&c);
@@ -113,6 +121,10 @@ START_TEST(test_bad_canaries_name_the_key)
          "output.canaries.secret: environment variable PM_TEST_UNSET_CANARY is not set"},
         {"{\"count\": 2, \"secret\": \"0123456789abcdef\", \"where\": 1}",
          "output.canaries.where: unknown key"},
+        {"{\"count\": 2, \"secret_digest\": \"xyz\"}", "output.canaries.secret_digest: must be"},
+        {"{\"count\": 2, \"secret\": \"0123456789abcdef\", \"secret_digest\": "
+         "\"0123456789abcdef0123456789abcdef\"}",
+         "output.canaries.secret: give secret or secret_digest"},
     };
     unsetenv("PM_TEST_UNSET_CANARY");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
