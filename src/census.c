@@ -2,6 +2,8 @@
  * Table 1 and shares into epochs. */
 #include "pilemix/census.h"
 
+#include "pilemix/filter.h"
+
 #include "pilemix/buf.h"
 #include "pilemix/config_schema.h"
 #include "pilemix/fsutil.h"
@@ -19,7 +21,7 @@
 #include <xxhash.h>
 
 /* Bump when the counting rules change: every cached entry is then stale. */
-#define CENSUS_VERSION "pilemix-census/1"
+#define CENSUS_VERSION "pilemix-census/2" /* 2: filters count */
 #define CACHE_MAGIC "pilemix-census 1 "
 #define POLL_EVERY_BYTES (1u << 20)
 
@@ -68,6 +70,22 @@ uint64_t pm_census_settings(const pm_config_t *cfg, uint32_t component)
         hash_str(h, cc->exclude[i]);
     hash_u64(h, cfg->max_record_bytes);
     hash_u64(h, cfg->on_bad_file);
+    /* The filter, condition by condition (none: zero conditions). */
+    hash_u64(h, cc->filter ? cc->filter->n_conds : 0);
+    for (size_t i = 0; cc->filter && i < cc->filter->n_conds; i++) {
+        const pm_filter_cond_t *fc = &cc->filter->conds[i];
+        hash_str(h, fc->field);
+        hash_u64(h, (uint64_t)fc->has_min << 1 | (uint64_t)fc->has_max);
+        uint64_t lo, hi;
+        memcpy(&lo, &fc->min, sizeof lo);
+        memcpy(&hi, &fc->max, sizeof hi);
+        hash_u64(h, fc->has_min ? lo : 0);
+        hash_u64(h, fc->has_max ? hi : 0);
+        hash_u64(h, fc->n_in);
+        for (size_t k = 0; k < fc->n_in; k++)
+            hash_str(h, fc->in[k]);
+        hash_u64(h, (uint64_t)fc->missing);
+    }
     /* The split: the seed and the thresholds exactly as the mix uses them. */
     hash_u64(h, cfg->seed);
     hash_u64(h, pm_fraction_to_u64(cfg->val_fraction));
@@ -96,10 +114,21 @@ static void keep(pm_census_file_t *o, const pm_mix_t *mix, const char *text, siz
     o->split_text_bytes[s] += len;
 }
 
+/* The component's filter first, as the scatter's emit applies it (a text
+ * document has no meta: the filter sees none). */
+static void keep_if(pm_census_file_t *o, const pm_mix_t *mix, const pm_filter_t *filter,
+                    const char *text, size_t len, const char *meta, size_t meta_len)
+{
+    if (filter && pm_filter_eval(filter, meta ? meta : "", meta ? meta_len : 0) != PM_FILTER_KEEP)
+        o->filtered++;
+    else
+        keep(o, mix, text, len);
+}
+
 /* The scatter's rules (scatter.c, process_docs), without emitting. */
 static int count_docs(pm_source_t *src, const pm_record_keys_t *keys, const pm_mix_t *mix,
-                      pm_census_file_t *o, int (*poll)(void *, uint64_t), void *poll_ctx,
-                      bool *file_fault, pm_error_t *err)
+                      const pm_filter_t *filter, pm_census_file_t *o, int (*poll)(void *, uint64_t),
+                      void *poll_ctx, bool *file_fault, pm_error_t *err)
 {
     pm_record_t rec;
     pm_record_init(&rec);
@@ -141,7 +170,7 @@ static int count_docs(pm_source_t *src, const pm_record_keys_t *keys, const pm_m
             else if (len == 0)
                 o->empty_docs++;
             else
-                keep(o, mix, data, len);
+                keep_if(o, mix, filter, data, len, NULL, 0);
             continue;
         }
         int status = pm_record_parse_keys(&rec, data, len, keys);
@@ -154,7 +183,7 @@ static int count_docs(pm_source_t *src, const pm_record_keys_t *keys, const pm_m
         else if (rec.text.len == 0)
             o->empty_docs++;
         else
-            keep(o, mix, rec.text.data, rec.text.len);
+            keep_if(o, mix, filter, rec.text.data, rec.text.len, rec.meta.data, rec.meta.len);
     }
     pm_record_free(&rec);
     return rc;
@@ -192,7 +221,7 @@ int pm_census_count_file(const pm_config_t *cfg, const pm_mix_t *mix, const pm_p
     if (rc == 0)
         rc = pm_source_open(&src, f->path, f->path, f->format, &so, err);
     if (rc == 0)
-        rc = count_docs(src, &keys, mix, out, poll, poll_ctx, &fault, err);
+        rc = count_docs(src, &keys, mix, cc->filter, out, poll, poll_ctx, &fault, err);
     if (rc == 0 && pm_source_bytes_in(src) != f->size) {
         fault = true;
         rc = pm_error_set(err, PM_EDATA, f->path, 0,
@@ -248,6 +277,7 @@ void pm_census_from_stats(pm_census_file_t *out, const pm_config_t *cfg, const p
         out->kept_docs += st->split_docs[s];
     }
     out->bad_file = st->skipped_files;
+    out->filtered = st->filtered_total;
 }
 
 /* ---- the cache --------------------------------------------------------- */
@@ -674,6 +704,14 @@ void pm_census_print_table(const pm_config_t *cfg, const pm_census_file_t *comp,
             " bad files; held out for val/test: %s documents.\n",
             pm_fmt_count(blank, a), pm_fmt_count(empty, b), pm_fmt_count(bad, e), bad_files,
             pm_fmt_count(held, f));
+    /* What each filter keeps (components[].filter): the table counts what
+     * passes it. */
+    for (size_t c = 0; c < cfg->n_components; c++)
+        if (cfg->components[c].filter)
+            fprintf(out, "Filter of %s: keeps %s of %s documents (%s left out).\n",
+                    cfg->components[c].name, pm_fmt_count(comp[c].kept_docs, a),
+                    pm_fmt_count(comp[c].kept_docs + comp[c].filtered, b),
+                    pm_fmt_count(comp[c].filtered, e));
 }
 
 json_t *pm_census_table_json(const pm_config_t *cfg, const pm_census_file_t *comp,

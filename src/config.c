@@ -156,6 +156,402 @@ static const pm_cfg_section_t sections[] = {
     [SEC_RUN] = {.name = "run", .validate = validate_run},
 };
 
+/* ---- output.canaries: {"count": N, "secret": "${VAR}"} ---------------- */
+
+/* The canonical form carries this keyed digest, never the secret: another
+ * secret is another config hash, and the manifest does not give it away.
+ * XXH3 is not a cryptographic hash; what keeps the canaries unguessable is
+ * the secret's length (at least PM_MIN_CANARY_SECRET bytes), so that no one
+ * can try secrets against the digest. */
+static void canary_digest(const char *secret, char hex[33])
+{
+    static const char tag[] = "pilemix/canary-digest";
+    XXH128_hash_t h =
+        XXH3_128bits_withSeed(secret, strlen(secret), XXH3_64bits(tag, sizeof tag - 1));
+    snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+static bool is_hex32(const char *s)
+{
+    if (!s || strlen(s) != 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+/* {"count", "secret"}, or {"count", "secret_digest"}: the canonical form
+ * must load again (a manifest's config, `pilemix reproduce`), so the digest
+ * alone is accepted; such a config has the same hash but no secret, and a
+ * run refuses it (job.c: it cannot make the canaries). */
+static int canaries_parse(pm_cfg_ctx_t *c, const char *keypath, const json_t *v, void **out)
+{
+    char path[256];
+    if (!json_is_object(v))
+        return pm_cfg_error(c, keypath, "must be an object {\"count\": N, \"secret\": \"${VAR}\"}");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        if (strcmp(key, "count") && strcmp(key, "secret") && strcmp(key, "secret_digest")) {
+            snprintf(path, sizeof path, "%s.%s", keypath, key);
+            return pm_cfg_error(c, path, "unknown key (allowed: count, secret)");
+        }
+    }
+    json_t *count = json_object_get(v, "count"), *secret = json_object_get(v, "secret");
+    json_t *digest = json_object_get(v, "secret_digest");
+    snprintf(path, sizeof path, "%s.count", keypath);
+    if (!count)
+        return pm_cfg_error(c, path, "missing");
+    if (!json_is_integer(count) || json_integer_value(count) < 1 ||
+        json_integer_value(count) > PM_MAX_CANARIES)
+        return pm_cfg_error(c, path, "must be an integer 1..%d", PM_MAX_CANARIES);
+    pm_canaries_cfg_t *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return pm_cfg_nomem(c);
+    cc->count = (uint32_t)json_integer_value(count);
+    int rc = 0;
+    if (digest && !secret) {
+        snprintf(path, sizeof path, "%s.secret_digest", keypath);
+        if (!is_hex32(json_string_value(digest)))
+            rc = pm_cfg_error(c, path,
+                              "must be 32 lowercase hex digits (as the canonical form "
+                              "has it); give \"secret\" instead");
+        else
+            memcpy(cc->digest, json_string_value(digest), 33);
+    } else {
+        snprintf(path, sizeof path, "%s.secret", keypath);
+        pm_buf_t b;
+        pm_buf_init(&b);
+        if (digest)
+            rc = pm_cfg_error(c, path, "give secret or secret_digest, not both");
+        else if (!secret)
+            rc = pm_cfg_error(c, path, "missing");
+        else if (!json_is_string(secret))
+            rc = pm_cfg_error(c, path, "must be a string (best \"${VAR}\", from the environment)");
+        else
+            rc = pm_cfg_expand_vars(c, path, json_string_value(secret), &b);
+        if (rc == 0 && b.len < PM_MIN_CANARY_SECRET)
+            rc = pm_cfg_error(c, path,
+                              "too short: at least %d bytes (the secret is what keeps "
+                              "the canaries unguessable)",
+                              PM_MIN_CANARY_SECRET);
+        if (rc == 0 && strlen(b.data) != b.len)
+            rc = pm_cfg_error(c, path, "must not contain a NUL byte");
+        if (rc == 0) {
+            cc->secret = b.data; /* the buffer's string, now owned here */
+            canary_digest(cc->secret, cc->digest);
+        } else {
+            pm_buf_free(&b);
+        }
+    }
+    if (rc < 0) {
+        free(cc);
+        return rc;
+    }
+    *out = cc;
+    return 0;
+}
+
+static json_t *canaries_canonical(const void *val)
+{
+    const pm_canaries_cfg_t *cc = val;
+    return json_pack("{s:i, s:s}", "count", (int)cc->count, "secret_digest", cc->digest);
+}
+
+static json_t *canaries_pack(const void *val)
+{
+    const pm_canaries_cfg_t *cc = val;
+    if (!cc->secret)
+        return canaries_canonical(val);
+    return json_pack("{s:i, s:o}", "count", (int)cc->count, "secret",
+                     pm_cfg_wire_string(cc->secret));
+}
+
+static int canaries_unpack(const json_t *j, void **out)
+{
+    json_t *count = json_object_get(j, "count");
+    if (!json_is_integer(count))
+        return PM_EINTERNAL;
+    pm_canaries_cfg_t *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return PM_ENOMEM;
+    cc->count = (uint32_t)json_integer_value(count);
+    const char *digest = json_string_value(json_object_get(j, "secret_digest"));
+    if (digest) {
+        if (!is_hex32(digest)) {
+            free(cc);
+            return PM_EINTERNAL;
+        }
+        memcpy(cc->digest, digest, 33);
+    } else {
+        int rc = pm_cfg_wire_string_value(json_object_get(j, "secret"), &cc->secret);
+        if (rc < 0) {
+            free(cc);
+            return rc;
+        }
+        canary_digest(cc->secret, cc->digest);
+    }
+    *out = cc;
+    return 0;
+}
+
+static void canaries_free(void *val)
+{
+    pm_canaries_cfg_t *cc = val;
+    if (!cc)
+        return;
+    if (cc->secret) /* wipe: the secret should not linger in freed memory */
+        memset(cc->secret, 0, strlen(cc->secret));
+    free(cc->secret);
+    free(cc);
+}
+
+/* Equal meaning: the same count and digest (a config that has the secret
+ * and one that has only its digest mean the same output). */
+static bool canaries_equal(const void *a, const void *b)
+{
+    const pm_canaries_cfg_t *x = a, *y = b;
+    return x->count == y->count && !strcmp(x->digest, y->digest);
+}
+
+static const pm_cfg_custom_t canaries_custom = {
+    canaries_parse, canaries_canonical, canaries_pack,           canaries_unpack,
+    canaries_free,  canaries_equal,     "object {count, secret}"};
+
+/* ---- components[].filter: one condition or an array of them ------------ */
+
+static void filter_free(void *val)
+{
+    pm_filter_t *f = val;
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_conds; i++) {
+        pm_filter_cond_t *fc = &f->conds[i];
+        free(fc->field);
+        for (size_t k = 0; k < fc->n_path; k++)
+            free(fc->path[k]);
+        free(fc->path);
+        for (size_t k = 0; k < fc->n_in; k++)
+            free(fc->in[k]);
+        free(fc->in);
+    }
+    free(f->conds);
+    free(f);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int filter_cond_parse(pm_cfg_ctx_t *c, const char *kp, const json_t *v, pm_filter_cond_t *fc)
+{
+    char path[320]; /* kp is at most 256 */
+    if (!json_is_object(v))
+        return pm_cfg_error(c, kp, "must be an object like {\"field\": \"score\", \"min\": 3}");
+    static const char *const allowed[] = {"field", "min", "max", "equals", "in", "missing"};
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
+            ok |= !strcmp(key, allowed[i]);
+        if (!ok) {
+            snprintf(path, sizeof path, "%s.%s", kp, key);
+            return pm_cfg_error(c, path,
+                                "unknown key (allowed: field, min, max, equals, in, missing)");
+        }
+    }
+    json_t *field = json_object_get(v, "field");
+    snprintf(path, sizeof path, "%s.field", kp);
+    if (!field)
+        return pm_cfg_error(c, path, "missing");
+    const char *fs = json_string_value(field);
+    if (!fs || !fs[0])
+        return pm_cfg_error(c, path, "must be a non-empty string (a dotted path into meta)");
+    if (!(fc->field = strdup(fs)))
+        return pm_cfg_nomem(c);
+    for (const char *p = fs;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n == 0)
+            return pm_cfg_error(c, path, "\"%s\" has an empty part", fs);
+        char **np = realloc(fc->path, (fc->n_path + 1) * sizeof *np);
+        if (!np)
+            return pm_cfg_nomem(c);
+        fc->path = np;
+        if (!(fc->path[fc->n_path] = strndup(p, n)))
+            return pm_cfg_nomem(c);
+        fc->n_path++;
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    json_t *mn = json_object_get(v, "min"), *mx = json_object_get(v, "max");
+    json_t *eq = json_object_get(v, "equals"), *in = json_object_get(v, "in");
+    if (mn) {
+        snprintf(path, sizeof path, "%s.min", kp);
+        if (!json_is_number(mn))
+            return pm_cfg_error(c, path, "must be a number");
+        fc->has_min = true;
+        fc->min = json_number_value(mn);
+    }
+    if (mx) {
+        snprintf(path, sizeof path, "%s.max", kp);
+        if (!json_is_number(mx))
+            return pm_cfg_error(c, path, "must be a number");
+        fc->has_max = true;
+        fc->max = json_number_value(mx);
+        if (fc->has_min && fc->max < fc->min)
+            return pm_cfg_error(c, path, "is below min");
+    }
+    if (eq && in) {
+        snprintf(path, sizeof path, "%s.in", kp);
+        return pm_cfg_error(c, path, "give equals or in, not both");
+    }
+    if ((eq || in) && (mn || mx)) {
+        snprintf(path, sizeof path, "%s.%s", kp, eq ? "equals" : "in");
+        return pm_cfg_error(c, path,
+                            "a condition tests numbers (min, max) or strings "
+                            "(equals, in), not both: give two conditions");
+    }
+    if (eq) {
+        snprintf(path, sizeof path, "%s.equals", kp);
+        if (!json_is_string(eq))
+            return pm_cfg_error(c, path, "must be a string");
+        if (!(fc->in = calloc(1, sizeof *fc->in)) || !(fc->in[0] = strdup(json_string_value(eq))))
+            return pm_cfg_nomem(c);
+        fc->n_in = 1;
+    }
+    if (in) {
+        snprintf(path, sizeof path, "%s.in", kp);
+        if (!json_is_array(in) || json_array_size(in) == 0)
+            return pm_cfg_error(c, path, "must be a non-empty array of strings");
+        if (!(fc->in = calloc(json_array_size(in), sizeof *fc->in)))
+            return pm_cfg_nomem(c);
+        size_t i;
+        json_t *e;
+        json_array_foreach(in, i, e) {
+            if (!json_is_string(e)) {
+                snprintf(path, sizeof path, "%s.in[%zu]", kp, i);
+                return pm_cfg_error(c, path, "must be a string");
+            }
+            if (!(fc->in[fc->n_in] = strdup(json_string_value(e))))
+                return pm_cfg_nomem(c);
+            fc->n_in++;
+        }
+        /* Membership ignores order and repeats: sorted and unique, so the
+         * canonical form (the hash) does too. */
+        qsort(fc->in, fc->n_in, sizeof *fc->in, cmp_str);
+        size_t w = 0;
+        for (size_t r = 0; r < fc->n_in; r++) {
+            if (w && !strcmp(fc->in[w - 1], fc->in[r]))
+                free(fc->in[r]);
+            else
+                fc->in[w++] = fc->in[r];
+        }
+        fc->n_in = w;
+    }
+    json_t *ms = json_object_get(v, "missing");
+    if (ms) {
+        snprintf(path, sizeof path, "%s.missing", kp);
+        const char *m = json_string_value(ms);
+        if (!m || (strcmp(m, "keep") && strcmp(m, "drop")))
+            return pm_cfg_error(c, path, "must be \"keep\" or \"drop\"");
+        fc->missing = !strcmp(m, "keep") ? PM_MISSING_KEEP : PM_MISSING_DROP;
+    }
+    return 0;
+}
+
+static int filter_parse(pm_cfg_ctx_t *c, const char *keypath, const json_t *v, void **out)
+{
+    bool many = json_is_array(v);
+    size_t n = many ? json_array_size(v) : 1;
+    if (many && n == 0)
+        return pm_cfg_error(c, keypath, "must not be empty");
+    pm_filter_t *f = calloc(1, sizeof *f);
+    if (!f || !(f->conds = calloc(n, sizeof *f->conds))) {
+        free(f);
+        return pm_cfg_nomem(c);
+    }
+    f->n_conds = n;
+    for (size_t i = 0; i < n; i++) {
+        char kp[256];
+        if (many)
+            snprintf(kp, sizeof kp, "%s[%zu]", keypath, i);
+        else
+            snprintf(kp, sizeof kp, "%s", keypath);
+        int rc = filter_cond_parse(c, kp, many ? json_array_get(v, i) : v, &f->conds[i]);
+        if (rc < 0) {
+            filter_free(f);
+            return rc;
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+/* Always an array of conditions, each with its tests and "missing". */
+static json_t *filter_canonical(const void *val)
+{
+    const pm_filter_t *f = val;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < f->n_conds; i++) {
+        const pm_filter_cond_t *fc = &f->conds[i];
+        json_t *o = json_pack("{s:s, s:s}", "field", fc->field, "missing",
+                              fc->missing == PM_MISSING_KEEP ? "keep" : "drop");
+        if (!o || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+        if (fc->has_min && json_object_set_new(o, "min", json_real(fc->min)) < 0)
+            goto fail;
+        if (fc->has_max && json_object_set_new(o, "max", json_real(fc->max)) < 0)
+            goto fail;
+        if (fc->n_in) {
+            json_t *in = json_array();
+            if (!in || json_object_set_new(o, "in", in) < 0)
+                goto fail;
+            for (size_t k = 0; k < fc->n_in; k++)
+                if (json_array_append_new(in, json_string(fc->in[k])) < 0)
+                    goto fail;
+        }
+    }
+    return a;
+fail:
+    json_decref(a);
+    return NULL;
+}
+
+static int filter_unpack(const json_t *j, void **out)
+{
+    pm_error_t err;
+    pm_error_clear(&err);
+    pm_cfg_ctx_t c = {&err, "", NULL};
+    int rc = filter_parse(&c, "filter", j, out);
+    return rc == PM_ENOMEM ? PM_ENOMEM : rc < 0 ? PM_EINTERNAL : 0;
+}
+
+static bool filter_equal(const void *a, const void *b)
+{
+    json_t *x = filter_canonical(a), *y = filter_canonical(b);
+    bool eq = x && y && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return eq;
+}
+
+static const pm_cfg_custom_t filter_custom = {filter_parse,
+                                              filter_canonical,
+                                              filter_canonical,
+                                              filter_unpack,
+                                              filter_free,
+                                              filter_equal,
+                                              "object or array of objects"};
+
+static const char *const dedup_names[] = {
+    [PM_DEDUP_NONE] = "none", [PM_DEDUP_EXACT] = "exact", NULL};
 static const char *const spill_comp_names[] = {
     [PM_SPILL_NONE] = "none", [PM_SPILL_FAST] = "fast", [PM_SPILL_ZSTD1] = "1",
     [PM_SPILL_ZSTD2] = "2",   [PM_SPILL_ZSTD3] = "3",   NULL};
@@ -226,6 +622,15 @@ static const pm_cfg_key_t keys[] = {
             "(`\"*/README*\"`, `\"*.md\"`): matching files and members are not read; any other "
             "file under a directory path must be an input",
      .example = "[\"*.md\", \"docs/*\"]"},
+    {SEC_COMPONENTS, "filter", PM_CFG_CUSTOM, PM_CFG_OUTPUT, F2, COMP(filter), NO_RAW,
+     .custom = &filter_custom,
+     .doc = "keep only documents whose meta passes every condition: `{\"field\": \"score\", "
+            "\"min\": 3}` (`field` a dotted path into meta; `min`/`max` numbers, inclusive; "
+            "`equals` a string or `in` a list of strings; `missing`: `\"drop\"` (default) or "
+            "`\"keep\"` a document without the field); an array of conditions must all hold. "
+            "Filtered documents are counted per component and reason",
+     .example = "[{\"field\": \"score\", \"min\": 3}, {\"field\": \"lang\", \"in\": [\"en\", "
+                "\"de\"], \"missing\": \"keep\"}]"},
 
     {SEC_OUTPUT, "dir", PM_CFG_PATH, PM_CFG_REQUIRED | PM_CFG_OUTPUT, F1, CFG(out_dir),
      .raw_offset = offsetof(pm_config_t, raw_out_dir), .count_offset = PM_CFG_NONE,
@@ -249,6 +654,18 @@ static const pm_cfg_key_t keys[] = {
      .doc = "with shares: the train split's total text bytes (copies counted); each component's "
             "epochs = share x train_bytes / its train text bytes",
      .example = "\"40GiB\""},
+    {SEC_OUTPUT, "dedup", PM_CFG_ENUM, PM_CFG_OUTPUT, F2, CFG(dedup), NO_RAW,
+     .enum_names = dedup_names, .def_i = PM_DEDUP_NONE,
+     .doc = "`\"exact\"`: each distinct text once in the whole mix, before epochs (the copy "
+            "with the smallest identity is kept; the others are counted as duplicates)",
+     .example = "\"exact\""},
+    {SEC_OUTPUT, "canaries", PM_CFG_CUSTOM, PM_CFG_OUTPUT, F2, CFG(canaries), NO_RAW,
+     .custom = &canaries_custom,
+     .doc = "`{\"count\": N, \"secret\": \"${VAR}\"}`: insert N documents derived from the "
+            "secret (at least 16 bytes) into train; their list goes to "
+            "`<output.dir>.canaries.jsonl` (mode 0600); only a keyed digest of the secret enters "
+            "the config hash",
+     .example = "{\"count\": 3, \"secret\": \"an-example-secret-of-some-length\"}"},
 
     {SEC_RUN, "work_dir", PM_CFG_PATH, 0, F1, CFG(work_dir), NO_RAW, .cli = "--work-dir",
      .doc_default = "`<output.dir>.work`",

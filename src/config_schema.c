@@ -526,7 +526,7 @@ static int get_duration(pm_cfg_ctx_t *c, const pm_cfg_key_t *k, const json_t *v,
 
 /* Substitute ${NAME} from the environment into b. Only that form: "$" not
  * followed by "{" is literal, so paths with a "$" in them still work. */
-static int expand_vars(pm_cfg_ctx_t *c, const char *path, const char *s, pm_buf_t *b)
+int pm_cfg_expand_vars(pm_cfg_ctx_t *c, const char *path, const char *s, pm_buf_t *b)
 {
     pm_buf_reset(b);
     if (pm_buf_reserve(b, strlen(s)) < 0)
@@ -580,7 +580,7 @@ static int resolve_path(pm_cfg_ctx_t *c, const char *key, const char *raw, char 
     pm_buf_t b, r;
     pm_buf_init(&b);
     pm_buf_init(&r);
-    int rc = expand_vars(c, key, raw, &b);
+    int rc = pm_cfg_expand_vars(c, key, raw, &b);
     if (rc < 0)
         goto done;
     const char *slash = cfg_path ? strrchr(cfg_path, '/') : NULL;

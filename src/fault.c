@@ -16,9 +16,10 @@ static const struct {
     const char *name;
     const char *key;
 } points[] = {
-    {"setup", NULL},          {"scatter-start", NULL}, {"scatter-record", "task"},
-    {"scatter-task", "task"}, {"spill-open", "task"},  {"gather-start", NULL},
-    {"gather-pass", "file"},  {"gather-file", "file"}, {"finish", NULL},
+    {"setup", NULL},          {"scatter-start", NULL},    {"scatter-record", "task"},
+    {"scatter-task", "task"}, {"spill-open", "task"},     {"gather-start", NULL},
+    {"gather-pass", "file"},  {"gather-file", "file"},    {"finish", NULL},
+    {"dedup-start", NULL},    {"dedup-bucket", "bucket"},
 };
 #define N_POINTS (sizeof points / sizeof points[0])
 

@@ -56,6 +56,10 @@ typedef struct pass_ctx {
     size_t bytes_since_poll;
     uint64_t file_bytes; /* record bytes written to the file so far */
     pm_error_t *err;
+    uint64_t lines;       /* lines written to the file so far */
+    pm_tombstone_t *tomb; /* the bucket's tombstones (exact dedup), sorted */
+    size_t tomb_n, tomb_cap;
+    size_t can_next, can_end; /* the file's canaries not yet written (job->canaries.v) */
     /* a partial pass: the records in [lo, hi] (hi_open: [lo, hi)) */
     bool partial;
     uint64_t budget;
@@ -177,6 +181,26 @@ static int cmp_entries(const void *pa, const void *pb, void *vctx)
     return cmp_identity(c->job, &a, &b);
 }
 
+/* Canaries (output.canaries) go in among the records by key, as if they
+ * had been spilled: write those with keys below `below` (all: the rest). A
+ * canary goes after the records of its very key (a 2^-64 event). */
+static int put_canaries(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out, bool all,
+                        uint64_t below, pm_error_t *err)
+{
+    const pm_canaries_t *cs = &c->job->canaries;
+    while (c->can_next < c->can_end && (all || cs->v[c->can_next].key < below)) {
+        const pm_canary_t *cn = &cs->v[c->can_next];
+        PM_TRY(pm_shard_writer_add(w, c->job->cfg->components[cn->component].name, cn->text,
+                                   cn->len, "", 0, err));
+        c->lines++;
+        out->canaries++;
+        if (out->canary_lines)
+            out->canary_lines[c->can_next] = c->lines;
+        c->can_next++;
+    }
+    return 0;
+}
+
 /* Sort the pass's entries into the file's order. */
 static void sort_pass(pass_ctx_t *c)
 {
@@ -202,6 +226,12 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
         uint64_t off = c->mem.entries[i].value;
         rec_at(c, off, &r);
         uint32_t comp = job->plan->files[r.file].component;
+        /* Exact dedup: a loser's records go before the holdout check, so the
+         * winner (the smallest identity, first of its text) is compared
+         * with nothing it would be counted against twice. */
+        if (c->tomb_n &&
+            pm_tomb_find(c->tomb, c->tomb_n, r.key, r.file, r.member, r.offset, r.copy))
+            continue;
         c->file_bytes += PM_SPILL_REC_HEADER + (uint64_t)r.text_len + r.meta_len;
         if (c->holdout && i > 0 && c->mem.entries[i - 1].key == c->mem.entries[i].key) {
             pm_spill_rec_t prev;
@@ -212,8 +242,11 @@ static int write_pass(pass_ctx_t *c, pm_shard_writer_t *w, pm_gather_out_t *out,
             }
         }
         const char *text = c->mem.arena.data + off + PM_SPILL_REC_HEADER;
+        if (c->can_next < c->can_end)
+            PM_TRY(put_canaries(c, w, out, false, c->mem.entries[i].key, err));
         PM_TRY(pm_shard_writer_add(w, job->cfg->components[comp].name, text, r.text_len,
                                    text + r.text_len, r.meta_len, err));
+        c->lines++;
         out->comp_docs[comp]++;
         c->bytes_since_poll += r.text_len;
         /* A stop request (a signal) polls at once: the next record boundary. */
@@ -348,6 +381,11 @@ static int collect(void *vctx, const pm_spill_rec_t *rec, const char *text, cons
     if (rec->file >= c->job->plan->n_files || rec->member > c->job->n_members[rec->file])
         return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: file index %u member %u",
                             rec->file, rec->member);
+    /* Exact dedup: a loser never enters the pass (nor the holdout collapse,
+     * which would count it a second time). */
+    if (c->tomb_n &&
+        pm_tomb_find(c->tomb, c->tomb_n, rec->key, rec->file, rec->member, rec->offset, rec->copy))
+        return 0;
     if (!c->holdout) { /* the visit filtered by key; the identity decides at the ends */
         pos_t p = rec_pos(c->job, rec);
         if (pos_cmp(&p, &c->lo) < 0 || !below_hi(c, &p))
@@ -508,6 +546,10 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
                     .peak = &out->peak_bytes};
     if (in->mem) /* take the caller's memory; handed back at the end */
         c.mem = *in->mem;
+    size_t can_first, can_count;
+    pm_job_file_canaries(job, file, &can_first, &can_count);
+    c.can_next = can_first;
+    c.can_end = can_first + can_count;
     pm_buf_t path, name;
     pm_buf_init(&path);
     pm_buf_init(&name);
@@ -526,6 +568,10 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
     if (rc < 0)
         goto done;
     for (uint32_t b = first; b < first + count && rc == 0; b++) {
+        if (in->tombs)
+            rc = pm_tomb_index_bucket(in->tombs, b, &c.tomb, &c.tomb_cap, &c.tomb_n, err);
+        if (rc < 0)
+            break;
         uint64_t need = in->bucket_bytes[b] + in->bucket_records[b] * SORT_ENTRY_BYTES;
         if (need > c.budget) {
             rc = bucket_passes(in, file, b, &c, w, out, err);
@@ -555,11 +601,14 @@ int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out
         if (c.mem.arena.cap > c.budget)
             pm_buf_free(&c.mem.arena);
     }
+    if (rc == 0)
+        rc = put_canaries(&c, w, out, true, 0, err);
     if (rc == 0) {
         rc = pm_shard_writer_finish(w, &out->result, err);
         w = NULL;
     }
 done:
+    free(c.tomb);
     pm_shard_writer_abort(w);
     if (in->mem)
         *in->mem = c.mem;

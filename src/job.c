@@ -1,5 +1,7 @@
 #include "pilemix/job.h"
 
+#include "pilemix/dedup.h"
+
 #include "pilemix/format.h"
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
@@ -81,7 +83,31 @@ int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
     for (size_t i = 0; i < plan->n_files; i++)
         job->file_order[by[i]] = (uint32_t)i;
     free(by);
+    if (cfg->canaries && !cfg->canaries->secret) {
+        pm_job_close(job);
+        return pm_error_set(err, PM_ECONFIG, cfg->path, 0,
+                            "output.canaries: this config has only the secret's digest (as a "
+                            "manifest's canonical form has it); give \"secret\" to build it");
+    }
+    if (cfg->canaries) {
+        int rc = pm_canaries_derive(&job->canaries, cfg->canaries->secret, cfg->canaries->count,
+                                    cfg->n_components, err);
+        if (rc < 0) {
+            pm_job_close(job);
+            return rc;
+        }
+    }
     return 0;
+}
+
+void pm_job_file_canaries(const pm_job_t *job, uint32_t file, size_t *first, size_t *count)
+{
+    *first = *count = 0;
+    if (!job->canaries.n || pm_layout_file_split(&job->layout, file) != PM_SPLIT_TRAIN)
+        return;
+    uint64_t lo, hi;
+    pm_key_range(job->layout.train_shards, file, &lo, &hi);
+    pm_canaries_range(&job->canaries, lo, hi, first, count);
 }
 
 static void free_members(pm_job_t *job, size_t f)
@@ -129,6 +155,7 @@ void pm_job_close(pm_job_t *job)
     free(job->n_members);
     free(job->member_order);
     free(job->file_hash);
+    pm_canaries_free(&job->canaries);
     free(job->file_order);
     free(job->spill_dir);
     free(job->rejects_dir);
@@ -227,6 +254,15 @@ void pm_job_choose_layout(const pm_config_t *cfg, const pm_plan_t *plan, uint64_
     uint64_t bucket = test_override("PILEMIX_TEST_LAYOUT_BYTES");
     pm_layout_choose(layout, cfg->train_shards, (uint64_t)train, (uint64_t)val, (uint64_t)test,
                      bucket ? bucket : pm_job_bucket_budget(mem_per_rank));
+    layout->dedup_buckets = 0;
+    if (cfg->dedup == PM_DEDUP_EXACT) {
+        /* One digest record per document: guess documents of 512 bytes (a
+         * bucket that turns out bigger is read in digest sub-ranges). */
+        long double docs = (train / 2 + val + test) / 512 + 1;
+        uint64_t per = bucket ? bucket : pm_job_bucket_budget(mem_per_rank);
+        long double n = docs * PM_DEDUP_REC_BYTES / (long double)(per ? per : 1) + 1;
+        layout->dedup_buckets = n > PM_MAX_BUCKETS_PER_FILE ? PM_MAX_BUCKETS_PER_FILE : (uint32_t)n;
+    }
 }
 
 int pm_task_blob_encode(pm_buf_t *out, const pm_task_stats_t *st, char *const *members,
@@ -312,6 +348,7 @@ typedef struct sample {
     double spill_per_unc; /* spill record bytes per uncompressed byte */
     double out_per_unc;   /* output line bytes per uncompressed byte */
     double zst_per_out;   /* compressed output bytes per output byte */
+    double docs_per_unc;  /* documents per uncompressed byte (exact dedup's digests) */
     bool ok;
 } sample_t;
 
@@ -355,7 +392,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
         end--;
     if (end == 0 && produced > 0 && consumed == (size_t)f->size)
         end = produced; /* a last line without newline */
-    double spill = 0, outb = 0;
+    double spill = 0, outb = 0, docs = 0;
     const char *name = cfg->components[f->component].name;
     for (size_t p = 0; p < end;) {
         const char *nl = memchr(unc + p, '\n', end - p);
@@ -363,6 +400,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
         if (len > 0 && pm_record_parse(&rec, unc + p, len) == PM_REC_OK && rec.text.len > 0) {
             size_t meta = cfg->keep_meta ? rec.meta.len : 0;
             spill += SPILL_HEADER + (double)rec.text.len + (double)meta;
+            docs++;
             pm_buf_reset(&line_out);
             if (pm_json_escape(&line_out, rec.text.data, rec.text.len) == 0)
                 outb += (double)line_out.len + LINE_FRAME + strlen(name) + (meta ? meta + 2 : 0);
@@ -377,6 +415,7 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
     if (consumed > 0 && end > 0) {
         out->unc_per_byte = (double)produced / (double)consumed;
         out->spill_per_unc = spill / (double)end;
+        out->docs_per_unc = docs / (double)end;
         out->out_per_unc = outb / (double)end;
         out->zst_per_out = 0.3;
         if (zs.len > 0) {
@@ -420,6 +459,7 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         sample_t *a = &avg[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)];
         a->unc_per_byte += per[i].unc_per_byte;
         a->spill_per_unc += per[i].spill_per_unc;
+        a->docs_per_unc += per[i].docs_per_unc;
         a->out_per_unc += per[i].out_per_unc;
         a->zst_per_out += per[i].zst_per_out;
         cnt[2 * f->component + (f->format == PM_FORMAT_JSONL_ZST)]++;
@@ -434,11 +474,13 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         if (!s.ok && cnt[k]) {
             s.unc_per_byte = avg[k].unc_per_byte / (double)cnt[k];
             s.spill_per_unc = avg[k].spill_per_unc / (double)cnt[k];
+            s.docs_per_unc = avg[k].docs_per_unc / (double)cnt[k];
             s.out_per_unc = avg[k].out_per_unc / (double)cnt[k];
             s.zst_per_out = avg[k].zst_per_out / (double)cnt[k];
         } else if (!s.ok) { /* nothing sampled: the layout's guess */
             s.unc_per_byte = f->format == PM_FORMAT_JSONL_ZST ? 4.0 : 1.0;
             s.spill_per_unc = 1.0;
+            s.docs_per_unc = 1.0 / 512;
             s.out_per_unc = 1.05;
             s.zst_per_out = 0.3;
         }
@@ -448,6 +490,9 @@ int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_
         long double copies = keep * cfg->components[f->component].epochs + (1.0 - keep);
         input += unc;
         spill += unc * s.spill_per_unc * copies;
+        /* Exact dedup: one digest record per document, whatever its copies. */
+        if (cfg->dedup == PM_DEDUP_EXACT)
+            spill += unc * s.docs_per_unc * PM_DEDUP_REC_BYTES;
         out += unc * s.out_per_unc * copies * s.zst_per_out;
     }
     /* A commit record per task, a run table per run (~ spill / arena). */

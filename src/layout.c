@@ -82,6 +82,7 @@ void pm_layout_choose(pm_layout_t *l, uint32_t train_shards, uint64_t est_train_
                       uint64_t est_val_bytes, uint64_t est_test_bytes, uint64_t bucket_bytes)
 {
     l->train_shards = train_shards;
+    l->dedup_buckets = 0; /* set by the caller for output.dedup */
     /* Cap the total so train_shards * per_shard stays far below 2^32. */
     uint32_t max_per_shard = PM_MAX_BUCKETS_PER_FILE;
     if ((uint64_t)train_shards * max_per_shard > (1u << 26))

@@ -2,12 +2,14 @@
 
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
+#include "pilemix/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -87,6 +89,97 @@ done:
     return rc;
 }
 
+int pm_canary_list_path(const char *out_dir, pm_buf_t *out)
+{
+    size_t len = strlen(out_dir);
+    while (len > 1 && out_dir[len - 1] == '/')
+        len--;
+    pm_buf_reset(out);
+    if (pm_buf_append(out, out_dir, len) < 0 || pm_buf_append_str(out, ".canaries.jsonl") < 0)
+        return PM_ENOMEM;
+    return 0;
+}
+
+int pm_canary_list_write(const pm_job_t *job, pm_error_t *err)
+{
+    const pm_canaries_t *cs = &job->canaries;
+    uint64_t *lines = calloc(cs->n + 1, sizeof *lines);
+    uint32_t *shard_of = calloc(cs->n + 1, sizeof *shard_of);
+    size_t *order = calloc(cs->n + 1, sizeof *order);
+    pm_buf_t path, temp, data, name;
+    pm_buf_init(&path);
+    pm_buf_init(&temp);
+    pm_buf_init(&data);
+    pm_buf_init(&name);
+    int rc = 0, fd = -1;
+    if (!lines || !shard_of || !order || pm_canary_list_path(job->cfg->out_dir, &path) < 0 ||
+        pm_temp_path(&temp, path.data) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
+    for (uint32_t f = 0; f < job->layout.train_shards; f++) {
+        size_t first, count;
+        pm_job_file_canaries(job, f, &first, &count);
+        if (!count)
+            continue;
+        bool ok = false;
+        if ((rc = pm_state_load_file_result_lines(job, f, NULL, lines, &ok, err)) < 0)
+            goto done;
+        if (!ok) {
+            rc = pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                              "no result record for train file %u, which holds canaries", f);
+            goto done;
+        }
+        for (size_t i = first; i < first + count; i++)
+            shard_of[i] = f;
+    }
+    for (size_t i = 0; i < cs->n; i++)
+        order[cs->v[i].index] = i;
+    for (size_t k = 0; k < cs->n; k++) {
+        const pm_canary_t *cn = &cs->v[order[k]];
+        char hex[33];
+        pm_hex128(cn->xxh128, hex);
+        if (pm_job_output_name(job, shard_of[order[k]], &name) < 0 ||
+            pm_buf_printf(&data,
+                          "{\"index\": %u, \"xxh128\": \"%s\", \"shard\": \"%s\", \"line\": %llu, "
+                          "\"pile_set_name\": ",
+                          cn->index, hex, name.data, (unsigned long long)lines[order[k]]) < 0 ||
+            pm_json_escape(&data, job->cfg->components[cn->component].name,
+                           strlen(job->cfg->components[cn->component].name)) < 0 ||
+            pm_buf_append_str(&data, ", \"text\": ") < 0 ||
+            pm_json_escape(&data, cn->text, cn->len) < 0 || pm_buf_append_str(&data, "}\n") < 0) {
+            rc = pm_error_nomem(err);
+            goto done;
+        }
+    }
+    if ((fd = pm_temp_create(temp.data, err)) < 0) {
+        rc = fd;
+        goto done;
+    }
+    /* The list gives the canaries away: owner only. */
+    if (fchmod(fd, 0600) != 0) {
+        rc = pm_error_set(err, PM_EIO, temp.data, 0, "cannot chmod: %s", strerror(errno));
+        goto done;
+    }
+    if ((rc = pm_write_all(fd, data.data, data.len, temp.data, err)) < 0)
+        goto done;
+    rc = pm_temp_commit(fd, temp.data, path.data, err);
+    fd = -1;
+done:
+    if (fd >= 0) {
+        close(fd);
+        unlink(temp.data);
+    }
+    free(lines);
+    free(shard_of);
+    free(order);
+    pm_buf_free(&path);
+    pm_buf_free(&temp);
+    pm_buf_free(&data);
+    pm_buf_free(&name);
+    return rc;
+}
+
 /* jansson's builders say why they failed in a json_error_t; a value that
  * cannot be encoded (a string that is not UTF-8) is a pilemix bug here: the
  * plan refuses such names and the config is JSON already. */
@@ -129,6 +222,53 @@ nomem:
     json_decref(bytes);
     json_decref(hist);
     return pm_error_nomem(err);
+}
+
+/* Only for a component with a filter (the manifest of a config without
+ * one is as it was): documents filtered, in all and by reason. */
+static int add_filtered(json_t *comp, const pm_task_stats_t *s, pm_error_t *err)
+{
+    json_t *by = json_object();
+    if (!by)
+        return pm_error_nomem(err);
+    for (int r = 1; r < PM_FILTER_REASONS; r++)
+        if (json_object_set_new(by, pm_filter_reason_name(r),
+                                json_integer((json_int_t)s->filtered[r])) < 0) {
+            json_decref(by);
+            return pm_error_nomem(err);
+        }
+    json_t *o = json_pack("{s:I, s:o}", "total", (json_int_t)s->filtered_total, "by_reason", by);
+    if (!o || json_object_set_new(comp, "filtered", o) < 0)
+        return pm_error_nomem(err);
+    return 0;
+}
+
+/* Only with output.dedup "exact": the component's documents dropped as
+ * exact duplicates, by split, their train copies, and whose copy won
+ * ("of": {"Github": 120}: 120 of this component's documents repeat a text
+ * Github kept). */
+static int add_dedup(const pm_job_t *job, const pm_totals_t *t, size_t c, json_t *comp,
+                     pm_error_t *err)
+{
+    const uint64_t *lost = pm_dedup_lost(&t->dedup, c);
+    json_t *of = json_object();
+    if (!of)
+        return pm_error_nomem(err);
+    for (size_t w = 0; w < job->cfg->n_components; w++) {
+        uint64_t n = *pm_dedup_pair(&t->dedup, c, w);
+        if (n && json_object_set_new(of, job->cfg->components[w].name,
+                                     json_integer((json_int_t)n)) < 0) {
+            json_decref(of);
+            return pm_error_nomem(err);
+        }
+    }
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)(lost[0] + lost[1] + lost[2]),
+        "train", (json_int_t)lost[0], "val", (json_int_t)lost[1], "test", (json_int_t)lost[2],
+        "train_copies_dropped", (json_int_t)*pm_dedup_copies(&t->dedup, c), "of", of);
+    if (!o || json_object_set_new(comp, "exact_duplicates", o) < 0)
+        return pm_error_nomem(err);
+    return 0;
 }
 
 /* Component c's manifest object (a new reference in *out). */
@@ -207,7 +347,8 @@ static int component_json(const pm_job_t *job, const pm_totals_t *t, const pm_ce
          json_object_set_new(*out, "share_realized", json_real(pm_totals_realized_share(t, c))) <
              0))
         rc = pm_error_nomem(err);
-    if (rc < 0) {
+    if (rc < 0 || (cc->filter && (rc = add_filtered(*out, s, err)) < 0) ||
+        (job->cfg->dedup == PM_DEDUP_EXACT && (rc = add_dedup(job, t, c, *out, err)) < 0)) {
         json_decref(*out);
         *out = NULL;
     }
@@ -291,6 +432,15 @@ int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_reject
                      (json_int_t)cfg->seed, "config", canon, "components", comps, "files", files);
     if (!root) {
         rc = build_error(err, "top level", &je);
+        goto done;
+    }
+    /* Only with canaries (other manifests stay as they were): that there
+     * are some and how many, never what they are. */
+    if (job->canaries.n &&
+        json_object_set_new(root, "canaries",
+                            json_pack("{s:I, s:s}", "count", (json_int_t)job->canaries.n, "list",
+                                      "kept outside the dataset by whoever built it")) < 0) {
+        rc = pm_error_nomem(err);
         goto done;
     }
     text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));

@@ -1,6 +1,8 @@
 #include "pilemix/scatter.h"
 
+#include "pilemix/dedup.h"
 #include "pilemix/fault.h"
+#include "pilemix/filter.h"
 #include "pilemix/fsutil.h"
 #include "pilemix/source.h"
 #include "pilemix/spill.h"
@@ -9,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -135,6 +138,16 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
 {
     const pm_job_t *job = t->job;
     pm_task_stats_t *st = t->stats;
+    const pm_filter_t *filter = job->cfg->components[t->file->component].filter;
+    if (filter) {
+        /* Before the split: a filtered document is in no split at all. */
+        pm_filter_reason_t why = pm_filter_eval(filter, meta ? meta : "", meta ? meta_len : 0);
+        if (why != PM_FILTER_KEEP) {
+            st->filtered[why]++;
+            st->filtered_total++;
+            return 0;
+        }
+    }
     pm_split_t split = pm_mix_split(&job->mix, text, text_len);
     pm_spill_rec_t sr = {0,
                          offset,
@@ -145,6 +158,17 @@ static int emit(task_ctx_t *t, uint64_t offset, const char *text, size_t text_le
                          t->member,
                          0};
     meta = meta ? meta : "";
+    if (job->layout.dedup_buckets) {
+        /* Exact dedup: the document's digest, to its dedup bucket (dedup.h). */
+        XXH128_hash_t h = XXH3_128bits(text, text_len);
+        pm_dedup_payload_t pl = {
+            h.low64,
+            split == PM_SPLIT_TRAIN ? t->fh : pm_mix_holdout_key(&job->mix, text, text_len),
+            (uint32_t)split, t->member};
+        pm_spill_rec_t dr = {h.high64, offset, t->task, 0, (uint32_t)sizeof pl, 0, t->member, 0};
+        PM_TRY(pm_spill_stream_add(t->stream, pm_layout_dedup_bucket(&job->layout, h.high64), &dr,
+                                   (const char *)&pl, "", err));
+    }
     st->split_docs[split]++;
     st->split_text_bytes[split] += text_len;
     st->len_log2[split][pm_len_bucket(text_len)]++;

@@ -168,6 +168,19 @@ int pm_shard_writer_add(pm_shard_writer_t *w, const char *component, const char 
     return 0;
 }
 
+int pm_shard_writer_add_line(pm_shard_writer_t *w, const char *line, size_t len, uint64_t text_len,
+                             pm_error_t *err)
+{
+    pm_buf_t *s = &w->stage;
+    if (pm_buf_append(s, line, len) < 0 || pm_buf_append_char(s, '\n') < 0)
+        return pm_error_set(err, PM_ENOMEM, w->final_path.data, 0, "out of memory");
+    w->res.docs++;
+    w->res.text_bytes += text_len;
+    if (s->len >= STAGE_BYTES)
+        return compress(w, ZSTD_e_continue, err);
+    return 0;
+}
+
 int pm_shard_writer_finish(pm_shard_writer_t *w, pm_file_result_t *res, pm_error_t *err)
 {
     int rc = compress(w, ZSTD_e_end, err);

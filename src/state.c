@@ -322,6 +322,12 @@ static int state_text(const pm_config_t *cfg, const pm_plan_t *plan, const pm_la
         rc = pm_error_set(err, PM_EINTERNAL, NULL, 0, "cannot build the state file: %s", je.text);
         goto done;
     }
+    /* Only with dedup: a state file without it reads as it always did. */
+    if (l->dedup_buckets && json_object_set_new(json_object_get(root, "layout"), "dedup_buckets",
+                                                json_integer((json_int_t)l->dedup_buckets)) < 0) {
+        rc = pm_error_nomem(err);
+        goto done;
+    }
     if (!(*out = json_dumps(root, JSON_INDENT(1))))
         rc = pm_error_set(err, PM_ENOMEM, NULL, 0, "out of memory writing the state file");
 done:
@@ -390,8 +396,10 @@ static int check_resume(const char *state_path, const pm_config_t *cfg, const pm
         layout->per_shard = (uint32_t)json_integer_value(json_object_get(jl, "per_shard"));
         layout->val_buckets = (uint32_t)json_integer_value(json_object_get(jl, "val_buckets"));
         layout->test_buckets = (uint32_t)json_integer_value(json_object_get(jl, "test_buckets"));
+        layout->dedup_buckets = (uint32_t)json_integer_value(json_object_get(jl, "dedup_buckets"));
         if (layout->train_shards != cfg->train_shards || !layout->per_shard ||
-            !layout->val_buckets || !layout->test_buckets)
+            (cfg->dedup == PM_DEDUP_EXACT) != (layout->dedup_buckets > 0) || !layout->val_buckets ||
+            !layout->test_buckets)
             rc = pm_error_set(err, PM_ESTATE, state_path, 0, "damaged state file (layout)");
     }
     json_decref(saved);
@@ -721,6 +729,16 @@ int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gathe
         rc = pm_error_nomem(err);
         goto done;
     }
+    /* The file's canaries' lines, for the list the finish step writes. */
+    size_t can_first, can_count;
+    pm_job_file_canaries(job, file, &can_first, &can_count);
+    for (size_t i = can_first; i < can_first + can_count; i++) {
+        uint64_t line = out->canary_lines ? out->canary_lines[i] : 0;
+        if (pm_buf_append(&data, &line, sizeof line) < 0) {
+            rc = pm_error_nomem(err);
+            goto done;
+        }
+    }
     uint64_t sum = XXH3_64bits(data.data, data.len);
     if (pm_buf_append(&data, &sum, sizeof sum) < 0 || result_path(job, file, &path) < 0) {
         rc = pm_error_nomem(err);
@@ -736,7 +754,15 @@ done:
 int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t, bool *done,
                               pm_error_t *err)
 {
+    return pm_state_load_file_result_lines(job, file, t, NULL, done, err);
+}
+
+int pm_state_load_file_result_lines(const pm_job_t *job, uint32_t file, pm_totals_t *t,
+                                    uint64_t *canary_lines, bool *done, pm_error_t *err)
+{
     *done = false;
+    size_t can_first, can_count;
+    pm_job_file_canaries(job, file, &can_first, &can_count);
     size_t nc = job->cfg->n_components;
     pm_buf_t data, path, name;
     pm_buf_init(&data);
@@ -753,7 +779,8 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
         goto done;
     if ((rc = pm_read_file(path.data, &data, err)) < 0)
         goto done;
-    size_t want = sizeof(result_header_t) + sizeof(pm_file_result_t) + 2 * nc * 8 + 8;
+    size_t want =
+        sizeof(result_header_t) + sizeof(pm_file_result_t) + 2 * nc * 8 + can_count * 8 + 8;
     result_header_t h;
     uint64_t sum;
     if (data.len != want)
@@ -768,6 +795,9 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
     memcpy(out.comp_docs, p, nc * 8);
     memcpy(out.comp_dups, p + nc * 8, nc * 8);
     out.passes = h.passes;
+    out.canaries = can_count;
+    if (canary_lines)
+        memcpy(canary_lines + can_first, p + 2 * nc * 8, can_count * 8);
     /* The record is written after the rename; still check the file is there
      * with the recorded size. */
     pm_buf_reset(&path);
@@ -779,7 +809,8 @@ int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *t
     struct stat sb;
     if (stat(path.data, &sb) != 0 || (uint64_t)sb.st_size != out.result.zst_bytes)
         goto done;
-    pm_totals_add_file(t, &job->layout, file, &out);
+    if (t)
+        pm_totals_add_file(t, &job->layout, file, &out);
     *done = true;
 done:
     free(out.comp_docs);

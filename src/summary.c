@@ -74,7 +74,23 @@ int pm_summary_from_manifest(pm_summary_t *s, json_t *m, pm_error_t *err)
         r->share_asked = json_is_number(sa) ? json_number_value(sa) : NAN;
         r->share_realized = json_is_number(sr) ? json_number_value(sr) : NAN;
         s->shares |= json_is_number(sa);
+        json_t *fl = json_object_get(c, "filtered");
+        if (fl) {
+            r->has_filter = true;
+            if (!get_u64(fl, "total", &r->filtered))
+                return missing(err, "components", i, "filtered");
+            json_t *by = json_object_get(fl, "by_reason");
+            for (int k = 1; k < PM_FILTER_REASONS; k++)
+                get_u64(by, pm_filter_reason_name(k), &r->filtered_by[k]);
+        }
+        json_t *dd = json_object_get(c, "exact_duplicates");
+        if (dd) {
+            s->dedup = true;
+            if (!get_u64(dd, "total", &r->dedup_dups))
+                return missing(err, "components", i, "exact_duplicates");
+        }
     }
+    get_u64(json_object_get(m, "canaries"), "count", &s->canaries);
     json_array_foreach(files, i, c) {
         const char *split = json_string_value(json_object_get(c, "split"));
         if (split && !strcmp(split, "rejects"))
@@ -103,6 +119,41 @@ enum {
     COL_SHARE_REAL,
     N_COLS
 };
+
+/* The optional stages' figures, one line each, only when a stage is used:
+ * a summary of a run without them is what it always was. */
+static void print_stages(const pm_summary_t *s, FILE *out)
+{
+    char a[PM_FMT_MAX], b[PM_FMT_MAX];
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const pm_summary_row_t *r = &s->rows[i];
+        if (!r->has_filter)
+            continue;
+        fprintf(out, "filtered: %s: %s of %s documents", r->name, pm_fmt_count(r->filtered, a),
+                pm_fmt_count(r->docs, b));
+        const char *sep = " (";
+        for (int k = 1; k < PM_FILTER_REASONS; k++)
+            if (r->filtered_by[k]) {
+                fprintf(out, "%s%s %s", sep, pm_filter_reason_name(k),
+                        pm_fmt_count(r->filtered_by[k], a));
+                sep = ", ";
+            }
+        fprintf(out, "%s\n", sep[0] == ',' ? ")" : "");
+    }
+    if (s->dedup) {
+        uint64_t all = 0;
+        fprintf(out, "exact duplicates dropped (output.dedup):");
+        for (size_t i = 0; i < s->n_rows; i++) {
+            all += s->rows[i].dedup_dups;
+            fprintf(out, "%s %s %s", i ? "," : "", s->rows[i].name,
+                    pm_fmt_count(s->rows[i].dedup_dups, a));
+        }
+        fprintf(out, "; %s in all\n", pm_fmt_count(all, a));
+    }
+    if (s->canaries)
+        fprintf(out, "canaries: %s documents in train (output.canaries), not in the table\n",
+                pm_fmt_count(s->canaries, a));
+}
 
 void pm_summary_print(const pm_summary_t *s, FILE *out)
 {
@@ -171,4 +222,5 @@ void pm_summary_print(const pm_summary_t *s, FILE *out)
                 pm_fmt_count(all.blank_lines, b));
     }
     fprintf(out, ".\n");
+    print_stages(s, out);
 }

@@ -1,6 +1,7 @@
 #include "pilemix/totals.h"
 
 #include "pilemix/summary.h"
+#include "pilemix/dedup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@ _Static_assert(sizeof(pm_task_stats_t) % sizeof(uint64_t) == 0, "stats reduce as
 size_t pm_totals_words(const pm_totals_t *t)
 {
     return t->n_components * (PM_TASK_STATS_WORDS + 2 * PM_SPLIT_COUNT) +
-           t->n_files * PM_FILE_RESULT_WORDS + 3;
+           t->n_files * PM_FILE_RESULT_WORDS + 4 + pm_dedup_counts_words(t->n_components);
 }
 
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
@@ -33,7 +34,9 @@ int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files)
     p += n_files * PM_FILE_RESULT_WORDS;
     t->passes = p++;
     t->files_reused = p++;
-    t->tasks_reused = p;
+    t->tasks_reused = p++;
+    t->canary_docs = p++;
+    t->dedup = (pm_dedup_counts_t){n_components, p};
     return 0;
 }
 
@@ -53,6 +56,7 @@ void pm_totals_add_file(pm_totals_t *t, const pm_layout_t *layout, uint32_t file
         t->dups[c][split] += out->comp_dups[c];
     }
     *t->passes += out->passes;
+    *t->canary_docs += out->canaries;
 }
 
 double pm_totals_realized_epochs(const pm_totals_t *t, size_t c)
@@ -77,30 +81,51 @@ int pm_totals_check(const pm_job_t *job, const pm_totals_t *t, pm_error_t *err)
     for (size_t c = 0; c < t->n_components; c++) {
         const pm_task_stats_t *s = &t->comp[c];
         const char *name = job->cfg->components[c].name;
-        uint64_t accounted = s->rejected_total + s->empty_docs + s->split_docs[0] +
-                             s->split_docs[1] + s->split_docs[2];
+        uint64_t accounted = s->rejected_total + s->empty_docs + s->filtered_total +
+                             s->split_docs[0] + s->split_docs[1] + s->split_docs[2];
+        uint64_t by_reason = 0;
+        for (int r = 1; r < PM_FILTER_REASONS; r++)
+            by_reason += s->filtered[r];
+        if (by_reason != s->filtered_total)
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                                "accounting: component \"%s\" filtered %llu documents but %llu "
+                                "by reason (a pilemix bug)",
+                                name, (unsigned long long)s->filtered_total,
+                                (unsigned long long)by_reason);
         if (accounted != s->docs)
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                 "accounting: component \"%s\" read %llu documents but accounts "
                                 "for %llu (a pilemix bug)",
                                 name, (unsigned long long)s->docs, (unsigned long long)accounted);
-        if (t->emitted[c][PM_SPLIT_TRAIN] != s->train_copies)
+        /* Exact dedup: a loser's copies were decided, then dropped. */
+        uint64_t dropped = *pm_dedup_copies(&t->dedup, c);
+        if (t->emitted[c][PM_SPLIT_TRAIN] + dropped != s->train_copies)
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
                                 "accounting: component \"%s\" decided %llu train copies but %llu "
-                                "were written (a pilemix bug)",
+                                "were written and %llu dropped as duplicates (a pilemix bug)",
                                 name, (unsigned long long)s->train_copies,
-                                (unsigned long long)t->emitted[c][PM_SPLIT_TRAIN]);
+                                (unsigned long long)t->emitted[c][PM_SPLIT_TRAIN],
+                                (unsigned long long)dropped);
         for (int sp = PM_SPLIT_VAL; sp <= PM_SPLIT_TEST; sp++)
-            if (t->emitted[c][sp] + t->dups[c][sp] != s->split_docs[sp])
-                return pm_error_set(err, PM_EINTERNAL, NULL, 0,
-                                    "accounting: component \"%s\" held out %llu documents for %s "
-                                    "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
-                                    name, (unsigned long long)s->split_docs[sp], pm_split_name(sp),
-                                    (unsigned long long)t->emitted[c][sp],
-                                    (unsigned long long)t->dups[c][sp]);
+            if (t->emitted[c][sp] + t->dups[c][sp] + pm_dedup_lost(&t->dedup, c)[sp] !=
+                s->split_docs[sp])
+                return pm_error_set(
+                    err, PM_EINTERNAL, NULL, 0,
+                    "accounting: component \"%s\" held out %llu documents for %s "
+                    "but wrote %llu and dropped %llu duplicates (a pilemix bug)",
+                    name, (unsigned long long)s->split_docs[sp], pm_split_name(sp),
+                    (unsigned long long)t->emitted[c][sp],
+                    (unsigned long long)(t->dups[c][sp] + pm_dedup_lost(&t->dedup, c)[sp]));
         for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
             comp_docs[sp] += t->emitted[c][sp];
     }
+    /* Canaries are no component's: the train files hold them besides. */
+    if (*t->canary_docs != job->canaries.n)
+        return pm_error_set(err, PM_EINTERNAL, NULL, 0,
+                            "accounting: %llu canaries asked for, %llu written (a pilemix bug)",
+                            (unsigned long long)job->canaries.n,
+                            (unsigned long long)*t->canary_docs);
+    comp_docs[PM_SPLIT_TRAIN] += *t->canary_docs;
     for (int sp = 0; sp < PM_SPLIT_COUNT; sp++)
         if (comp_docs[sp] != file_docs[sp])
             return pm_error_set(err, PM_EINTERNAL, NULL, 0,
@@ -133,9 +158,16 @@ void pm_totals_print_summary(const pm_job_t *job, const pm_totals_t *t, FILE *ou
         r->realized = pm_totals_realized_epochs(t, c);
         r->share_asked = job->cfg->components[c].share;
         r->share_realized = pm_totals_realized_share(t, c);
+        r->has_filter = job->cfg->components[c].filter != NULL;
+        r->filtered = st->filtered_total;
+        memcpy(r->filtered_by, st->filtered, sizeof r->filtered_by);
+        const uint64_t *lost = pm_dedup_lost(&t->dedup, c);
+        r->dedup_dups = lost[0] + lost[1] + lost[2];
     }
     s.shares = pm_config_has_shares(job->cfg);
     s.n_files = t->n_files;
+    s.canaries = *t->canary_docs;
+    s.dedup = job->cfg->dedup == PM_DEDUP_EXACT;
     for (size_t f = 0; f < t->n_files; f++) {
         s.zst_bytes += t->files[f].zst_bytes;
         s.raw_bytes += t->files[f].raw_bytes;
@@ -187,7 +219,17 @@ int pm_totals_check_inputs(const pm_job_t *job, const pm_task_stats_t *comp, pm_
             else if (s->skipped_files)
                 snprintf(reason, sizeof reason, "%llu bad file%s skipped (see the rejects)",
                          (unsigned long long)s->skipped_files, s->skipped_files == 1 ? "" : "s");
-            else if (s->empty_docs)
+            else if (s->filtered_total) {
+                int fr = 1;
+                for (int r = 2; r < PM_FILTER_REASONS; r++)
+                    if (s->filtered[r] > s->filtered[fr])
+                        fr = r;
+                snprintf(reason, sizeof reason,
+                         "its filter dropped all %llu documents, mostly %s (%llu); is "
+                         "components[%zu].filter's field right?",
+                         (unsigned long long)s->filtered_total, pm_filter_reason_name(fr),
+                         (unsigned long long)s->filtered[fr], c);
+            } else if (s->empty_docs)
                 snprintf(reason, sizeof reason, "all %llu documents have an empty text",
                          (unsigned long long)s->empty_docs);
             else

@@ -1151,6 +1151,7 @@ typedef struct {
     uint32_t n_pool;
     obuf_t line, meta;
     uint64_t seed;
+    double dup_rate; /* --dup-rate: share of documents repeating an earlier text; < 0: default */
 } gen_t;
 
 static lang_id_t pick_lang(rng_t *r, style_t style)
@@ -1196,7 +1197,7 @@ static void write_doc(gen_t *g, sink_t *s, rng_t *r, const comp_spec_t *c, int c
     if (u < 0.005) {
         d = (docspec_t){0, 0, LANG_EN, (uint8_t)c->style,
                         (int8_t)rng_below(r, (uint32_t)N_ELEMS(tiny_texts))};
-    } else if (u < 0.035 && g->n_pool > 0) {
+    } else if (u < (g->dup_rate >= 0 ? 0.005 + g->dup_rate : 0.035) && g->n_pool > 0) {
         /* Squaring favours the oldest entries: a few texts repeat many times. */
         double v = rng_unit(r);
         d = g->pool[(uint32_t)(v * v * g->n_pool)];
@@ -1736,7 +1737,7 @@ static bool dir_is_nonempty(const char *path)
 static void usage(FILE *f)
 {
     fputs("usage: pilemix-gencorpus --out DIR [--size BYTES] [--seed N]\n"
-          "                         [--profile demo|large|small|pile-v1] [--force]\n"
+          "                         [--profile demo|large|small|pile-v1] [--force] [--dup-rate R]\n"
           "Writes a synthetic Pile-like lm_dataformat corpus (deterministic).\n"
           "  --size     total uncompressed text, e.g. 512M, 2G (default: 24M for demo,\n"
           "             2G for large and small)\n"
@@ -1746,7 +1747,9 @@ static void usage(FILE *f)
           "             22 components of configs/pile-v1.json with the paper's relative\n"
           "             sizes and mean documents, in their release formats (default 32M)\n"
           "  --force    write into a non-empty DIR (old corpus files of the\n"
-          "             components are removed first)\n",
+          "             components are removed first)\n"
+          "  --dup-rate R  about this share of documents repeat an earlier text, within\n"
+          "             and across components (default about 0.03); for dedup benchmarks\n",
           f);
 }
 
@@ -1755,12 +1758,13 @@ int main(int argc, char **argv)
     const char *out = NULL, *profile_name = "demo";
     uint64_t size = 0, seed = 1;
     bool force = false;
+    double dup_rate = -1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         bool takes = !strcmp(a, "--out") || !strcmp(a, "--size") || !strcmp(a, "--seed") ||
-                     !strcmp(a, "--profile");
+                     !strcmp(a, "--profile") || !strcmp(a, "--dup-rate");
         if (takes) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "pilemix-gencorpus: %s needs a value\n", a);
@@ -1782,6 +1786,11 @@ int main(int argc, char **argv)
             seed = v;
         } else if (!strcmp(a, "--profile")) {
             profile_name = val;
+        } else if (!strcmp(a, "--dup-rate")) {
+            char *end;
+            dup_rate = strtod(val, &end);
+            if (end == val || *end || !(dup_rate >= 0 && dup_rate < 0.99))
+                die("--dup-rate: not a share in [0, 0.99): '%s'", val);
         } else if (!strcmp(a, "--force")) {
             force = true;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1825,6 +1834,7 @@ int main(int argc, char **argv)
     gen_t *g = xmalloc(sizeof *g);
     memset(g, 0, sizeof *g);
     g->seed = seed;
+    g->dup_rate = dup_rate;
     stats_t st[16] = {{0}}, total = {0};
     for (int i = 0; i < pr->n_comps; i++) {
         const comp_spec_t *c = &pr->comps[i];

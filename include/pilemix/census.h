@@ -49,7 +49,7 @@ typedef struct pm_census_file {
     uint64_t docs;        /* non-blank: documents read */
     uint64_t bad_records; /* would be rejected (or fail the run) */
     uint64_t empty_docs;  /* valid with an empty text: skipped */
-    uint64_t filtered;    /* left out by a component filter (none yet: 0) */
+    uint64_t filtered;    /* left out by the component's filter (filter.h) */
     uint64_t kept_docs;   /* the rest: what the mix weighs */
     uint64_t text_bytes;  /* UTF-8 bytes of the kept texts */
     uint64_t split_docs[PM_SPLIT_COUNT];

@@ -37,6 +37,28 @@
 
 typedef enum { PM_ON_BAD_FAIL = 0, PM_ON_BAD_SKIP = 1 } pm_on_bad_t;
 
+/* components[].filter (DESIGN 1.7): conditions on the input's meta object,
+ * all of which must hold for a document to be kept. */
+typedef enum {
+    PM_MISSING_DROP = 0, /* default: a document without the field is filtered */
+    PM_MISSING_KEEP = 1, /* ... or kept */
+} pm_missing_t;
+
+typedef struct pm_filter_cond {
+    char *field;   /* dotted path into meta, as written */
+    char **path;   /* field split at '.' */
+    size_t n_path; /* >= 1 */
+    bool has_min, has_max;
+    double min, max; /* numeric tests, inclusive */
+    char **in;       /* string tests: the value must equal one of these */
+    size_t n_in;     /* 0: no string test */
+    pm_missing_t missing;
+} pm_filter_cond_t;
+
+typedef struct pm_filter {
+    pm_filter_cond_t *conds;
+    size_t n_conds; /* >= 1 */
+} pm_filter_t;
 /* run.spill_compression: how spill streams store each (run, bucket) range.
  * Cannot change the output. pm_config_spill_level() gives the zstd level (0:
  * none, -1: zstd's fastest). */
@@ -70,7 +92,21 @@ typedef struct pm_component_cfg {
     char *meta_key;    /* default "meta" */
     char **exclude;    /* fnmatch(3) globs (FNM_PATHNAME) over identity paths */
     size_t n_exclude;
+    pm_filter_t *filter; /* NULL: keep every document (default) */
 } pm_component_cfg_t;
+
+/* output.canaries: count documents derived from the secret (canary.h). */
+typedef struct pm_canaries_cfg {
+    uint32_t count;  /* 1..PM_MAX_CANARIES */
+    char *secret;    /* ${VAR} expanded; never in the canonical form, manifest or logs;
+                     * NULL when the config gave only secret_digest (a canonical form) */
+    char digest[33]; /* keyed XXH3-128 of the secret, hex: what the canonical form holds */
+} pm_canaries_cfg_t;
+
+#define PM_MAX_CANARIES 100000
+#define PM_MIN_CANARY_SECRET 16 /* bytes: the secret is what keeps canaries unguessable */
+
+typedef enum { PM_DEDUP_NONE = 0, PM_DEDUP_EXACT = 1 } pm_dedup_t;
 
 #define PM_MAX_EPOCHS 1000.0
 
@@ -85,15 +121,17 @@ typedef struct pm_config {
     size_t n_components; /* >= 1 */
 
     /* "output" */
-    char *out_dir;         /* required; resolved */
-    char *raw_out_dir;     /* as written (the canonical form holds this) */
-    uint32_t train_shards; /* default 30; 1..100000 */
-    double val_fraction;   /* default 0.0; [0,1) */
-    double test_fraction;  /* default 0.0; [0,1), val+test < 1 */
-    int zstd_level;        /* default 3; 1..19 */
-    bool keep_meta;        /* default true */
-    uint64_t train_bytes;  /* with shares: total train text bytes; 0 = the largest
-                            * total within every component's max_epochs */
+    char *out_dir;               /* required; resolved */
+    char *raw_out_dir;           /* as written (the canonical form holds this) */
+    uint32_t train_shards;       /* default 30; 1..100000 */
+    double val_fraction;         /* default 0.0; [0,1) */
+    double test_fraction;        /* default 0.0; [0,1), val+test < 1 */
+    int zstd_level;              /* default 3; 1..19 */
+    bool keep_meta;              /* default true */
+    pm_dedup_t dedup;            /* default none */
+    pm_canaries_cfg_t *canaries; /* NULL: none (default) */
+    uint64_t train_bytes;        /* with shares: total train text bytes; 0 = the largest
+                                  * total within every component's max_epochs */
 
     /* "run" (command-line flags override these) */
     char *work_dir;            /* default out_dir + ".work"; resolved */

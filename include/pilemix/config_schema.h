@@ -39,6 +39,7 @@
 #ifndef PILEMIX_CONFIG_SCHEMA_H
 #define PILEMIX_CONFIG_SCHEMA_H
 
+#include "pilemix/buf.h"
 #include "pilemix/error.h"
 
 #include <jansson.h>
@@ -167,6 +168,12 @@ int pm_cfg_error(pm_cfg_ctx_t *c, const char *keypath, const char *fmt, ...)
 #endif
     ;
 int pm_cfg_nomem(pm_cfg_ctx_t *c);
+
+/* Substitute ${NAME} from the environment into b (reset first); only that
+ * form, "$" alone is literal. An unset or empty variable is an error naming
+ * keypath. For custom rows with string values that may come from the
+ * environment (output.canaries.secret). */
+int pm_cfg_expand_vars(pm_cfg_ctx_t *c, const char *keypath, const char *s, pm_buf_t *b);
 
 /* Shortest "%g" form that reads back to the same double. */
 void pm_cfg_fmt_double(char *out, size_t n, double x);

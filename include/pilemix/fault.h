@@ -22,6 +22,8 @@
  *   gather-pass     file=F: after each bucket pass of output file F
  *   gather-file     file=F: after output file F is committed
  *   finish          rank 0, once, before the manifest is written
+ *   dedup-start     every rank, once, before its first dedup bucket (output.dedup)
+ *   dedup-bucket    bucket=D: after dedup bucket D's result is saved
  *
  * A fault fires at the n-th (default 1st) hit of its point at its place, on
  * whichever rank gets there: a task or an output file is handled by one rank,

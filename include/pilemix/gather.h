@@ -17,6 +17,7 @@
 #ifndef PILEMIX_GATHER_H
 #define PILEMIX_GATHER_H
 
+#include "pilemix/dedup.h"
 #include "pilemix/job.h"
 #include "pilemix/keysort.h"
 #include "pilemix/scatter.h"
@@ -41,8 +42,9 @@ typedef struct pm_gather_in {
     const uint64_t *bucket_bytes;
     uint64_t budget_bytes; /* memory for one bucket pass */
     int zstd_workers;
-    ZSTD_CCtx *cctx;      /* reused across files; NULL: one per file */
-    pm_gather_mem_t *mem; /* reused across files; NULL: freed per file */
+    ZSTD_CCtx *cctx;        /* reused across files; NULL: one per file */
+    pm_gather_mem_t *mem;   /* reused across files; NULL: freed per file */
+    pm_tomb_index_t *tombs; /* output.dedup: the records to drop (dedup.h); NULL: none */
 } pm_gather_in_t;
 
 /* Per-file outcome beside pm_file_result_t: per component, documents written
@@ -53,6 +55,11 @@ typedef struct pm_gather_out {
     uint64_t *comp_dups;
     uint64_t passes;     /* bucket passes made (> buckets when some overflowed) */
     uint64_t peak_bytes; /* the most a pass held: records and sort entries (added to: max) */
+    /* output.canaries: canaries written to this file (added to), and their
+     * 1-based lines, stored at their index in job->canaries (an array of
+     * job->canaries.n the caller owns; NULL when the job has none) */
+    uint64_t canaries;
+    uint64_t *canary_lines;
 } pm_gather_out_t;
 
 int pm_gather_file(const pm_gather_in_t *in, uint32_t file, pm_gather_out_t *out, pm_poll_fn poll,

@@ -11,8 +11,10 @@
 #define PILEMIX_JOB_H
 
 #include "pilemix/buf.h"
+#include "pilemix/canary.h"
 #include "pilemix/config.h"
 #include "pilemix/error.h"
+#include "pilemix/filter.h"
 #include "pilemix/layout.h"
 #include "pilemix/mix.h"
 #include "pilemix/plan.h"
@@ -38,8 +40,8 @@ static inline unsigned pm_len_bucket(uint64_t bytes)
 }
 
 /* Counters of one scatter task (one input file). Identities that must hold:
- * docs = rejected_total + empty_docs + split_docs[train] + split_docs[val] +
- * split_docs[test]; for each split s, the len_log2[s] buckets sum to
+ * docs = rejected_total + empty_docs + filtered_total + split_docs[train] +
+ * split_docs[val] + split_docs[test]; for each split s, the len_log2[s] buckets sum to
  * split_docs[s]. */
 typedef struct pm_task_stats {
     uint64_t bytes_in;                      /* file size on disk */
@@ -60,6 +62,10 @@ typedef struct pm_task_stats {
      * documents before holdout duplicates are dropped, train documents
      * once each (not per copy) */
     uint64_t len_log2[PM_SPLIT_COUNT][PM_LEN_BUCKETS];
+    /* documents the component's filter dropped (filter.h), by reason (slot 0,
+     * "kept", unused), and in all; they are neither in a split nor copied */
+    uint64_t filtered[PM_FILTER_REASONS];
+    uint64_t filtered_total;
     /* Last, and not summed by pm_task_stats_add: the XXH3-64 of the input
      * file's bytes on disk, computed while reading it (the manifest records
      * it, `pilemix reproduce` checks it, the census cache keeps it). */
@@ -96,9 +102,10 @@ typedef struct pm_job {
      * compare as (file_order, member rank, offset, copy) without touching
      * the strings */
     uint32_t *file_order;
-    char *spill_dir;   /* WORK/spill: the spill streams */
-    char *rejects_dir; /* WORK/rejects */
-    char *results_dir; /* WORK/results: per-output-file gather results */
+    char *spill_dir;        /* WORK/spill: the spill streams */
+    char *rejects_dir;      /* WORK/rejects */
+    char *results_dir;      /* WORK/results: per-output-file gather results */
+    pm_canaries_t canaries; /* output.canaries, derived once (sorted by key); empty: none */
 } pm_job_t;
 
 int pm_job_init(pm_job_t *job, const pm_config_t *cfg, const pm_plan_t *plan,
@@ -136,6 +143,10 @@ static inline const char *pm_job_file_component(const pm_job_t *job, uint32_t fi
 {
     return job->cfg->components[job->plan->files[file].component].name;
 }
+
+/* The canaries train file f holds: job->canaries.v[*first .. *first + *count)
+ * (none for val and test). */
+void pm_job_file_canaries(const pm_job_t *job, uint32_t file, size_t *first, size_t *count);
 
 /* Estimated uncompressed bytes a plan file holds (for layout and ordering). */
 uint64_t pm_job_estimate_bytes(const pm_input_file_t *f);

@@ -22,6 +22,8 @@ typedef struct pm_layout {
     uint32_t per_shard; /* buckets per train shard */
     uint32_t val_buckets;
     uint32_t test_buckets;
+    uint32_t
+        dedup_buckets; /* output.dedup "exact": digest buckets after test's (dedup.h); else 0 */
 } pm_layout_t;
 
 #define PM_MAX_BUCKETS_PER_FILE 65536u
@@ -30,7 +32,15 @@ static inline uint32_t pm_layout_files(const pm_layout_t *l) { return l->train_s
 
 static inline uint32_t pm_layout_total_buckets(const pm_layout_t *l)
 {
-    return l->train_shards * l->per_shard + l->val_buckets + l->test_buckets;
+    return l->train_shards * l->per_shard + l->val_buckets + l->test_buckets + l->dedup_buckets;
+}
+
+/* Global bucket of a document's digest record: by the digest's high 64
+ * bits, so every copy of a text meets in one dedup bucket. */
+static inline uint32_t pm_layout_dedup_bucket(const pm_layout_t *l, uint64_t digest_hi)
+{
+    return l->train_shards * l->per_shard + l->val_buckets + l->test_buckets +
+           (uint32_t)pm_mulhi(digest_hi, l->dedup_buckets);
 }
 
 /* The split output file f holds: train for 0..S-1, val for S, test for S+1.

@@ -24,6 +24,17 @@ int pm_rejects_merge(const pm_job_t *job, bool *written, pm_file_result_t *res, 
 int pm_manifest_write(const pm_job_t *job, const pm_totals_t *t, bool has_rejects,
                       const pm_file_result_t *rejects, const pm_census_t *inputs, pm_error_t *err);
 
+/* output.canaries: the list of the canaries, `<output.dir>.canaries.jsonl`
+ * next to the output (never inside it: the dataset must not give them
+ * away), mode 0600, written atomically. One line per canary by index:
+ * {"index", "xxh128" (of the text), "shard", "line" (1-based),
+ * "pile_set_name", "text"}. The lines come from the train files' result
+ * records (state.h), so a resumed run lists the reused files' canaries too. */
+int pm_canary_list_write(const pm_job_t *job, pm_error_t *err);
+
+/* "<output.dir>.canaries.jsonl" (trailing slashes of the dir dropped). */
+int pm_canary_list_path(const char *out_dir, pm_buf_t *out);
+
 /* Load OUTDIR dir's manifest.json (a new reference), or NULL with err
  * filled (PM_EDATA: missing, not JSON, no files/components arrays). */
 json_t *pm_manifest_load(const char *dir, pm_error_t *err);

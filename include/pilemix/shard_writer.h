@@ -39,6 +39,11 @@ int pm_shard_writer_open(pm_shard_writer_t **out, const char *final_path, int le
                          ZSTD_CCtx *cctx, pm_error_t *err);
 int pm_shard_writer_add(pm_shard_writer_t *w, const char *component, const char *text,
                         size_t text_len, const char *meta, size_t meta_len, pm_error_t *err);
+/* A line already serialized (without its '\n'), as another pilemix output
+ * file holds it; text_len is its text's byte count for the result. Used to
+ * cut subsets (subset.h) without re-encoding a line. */
+int pm_shard_writer_add_line(pm_shard_writer_t *w, const char *line, size_t len, uint64_t text_len,
+                             pm_error_t *err);
 /* End the frame, fsync, rename into place, fill res. Frees w in every case. */
 int pm_shard_writer_finish(pm_shard_writer_t *w, pm_file_result_t *res, pm_error_t *err);
 void pm_shard_writer_abort(pm_shard_writer_t *w); /* accepts NULL */

@@ -91,5 +91,9 @@ int pm_state_save_file_result(const pm_job_t *job, uint32_t file, const pm_gathe
  * totals and set *done. A missing or stale record is not an error. */
 int pm_state_load_file_result(const pm_job_t *job, uint32_t file, pm_totals_t *totals, bool *done,
                               pm_error_t *err);
+/* The same, also filling canary_lines (indexed like job->canaries.v) with
+ * the lines of the file's canaries; t may be NULL (nothing added). */
+int pm_state_load_file_result_lines(const pm_job_t *job, uint32_t file, pm_totals_t *t,
+                                    uint64_t *canary_lines, bool *done, pm_error_t *err);
 
 #endif

@@ -10,6 +10,7 @@
 #define PILEMIX_SUMMARY_H
 
 #include "pilemix/error.h"
+#include "pilemix/filter.h"
 #include "pilemix/mix.h"
 
 #include <jansson.h>
@@ -27,6 +28,10 @@ typedef struct pm_summary_row {
     double epochs, realized;
     double share_asked;    /* a share config's; NAN when weighed by epochs */
     double share_realized; /* train text written (copies) / the train total */
+    /* optional stages (DESIGN 1.7): shown below the table when used */
+    bool has_filter;
+    uint64_t filtered, filtered_by[PM_FILTER_REASONS]; /* by pm_filter_reason_t */
+    uint64_t dedup_dups; /* documents dropped as exact duplicates (output.dedup) */
 } pm_summary_row_t;
 
 typedef struct pm_summary {
@@ -34,7 +39,9 @@ typedef struct pm_summary {
     size_t n_rows;
     uint64_t n_files; /* output data files (train, val, test; not rejects) */
     uint64_t zst_bytes, raw_bytes;
-    bool shares; /* the config weighs by share: the table shows them */
+    bool shares;       /* the config weighs by share: the table shows them */
+    bool dedup;        /* output.dedup is "exact" */
+    uint64_t canaries; /* canary documents in train (output.canaries) */
 } pm_summary_t;
 
 /* Rows for n components, zeroed. 0 or PM_ENOMEM. */

@@ -7,10 +7,14 @@
  *   emitted[c][s]    documents written to split s
  *   dups[c][s]       holdout duplicates dropped from split s
  *   files[f]         per output file result (pm_file_result_t as words)
- *   passes           gather bucket passes */
+ *   passes           gather bucket passes
+ *   canary_docs      canaries written (no component's; train files hold them)
+ *   dedup            exact dedup: documents lost per component and split, their
+ *                    train copies, and per pair (loser's, winner's component) */
 #ifndef PILEMIX_TOTALS_H
 #define PILEMIX_TOTALS_H
 
+#include "pilemix/dedup.h"
 #include "pilemix/gather.h"
 #include "pilemix/job.h"
 #include "pilemix/shard_writer.h"
@@ -27,8 +31,10 @@ typedef struct pm_totals {
     uint64_t (*dups)[PM_SPLIT_COUNT];
     pm_file_result_t *files;
     uint64_t *passes;
-    uint64_t *files_reused; /* output files a resumed run did not rewrite */
-    uint64_t *tasks_reused; /* tasks a resumed run did not redo */
+    uint64_t *files_reused;  /* output files a resumed run did not rewrite */
+    uint64_t *tasks_reused;  /* tasks a resumed run did not redo */
+    uint64_t *canary_docs;   /* canaries written to train (output.canaries) */
+    pm_dedup_counts_t dedup; /* exact dedup's counters (dedup.h), over its words */
 } pm_totals_t;
 
 int pm_totals_init(pm_totals_t *t, size_t n_components, size_t n_files);

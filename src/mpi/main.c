@@ -14,6 +14,8 @@
 #include "pilemix/plan.h"
 #include "pilemix/report.h"
 #include "pilemix/sample.h"
+#include "pilemix/subset.h"
+#include "pilemix/canary_find.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -47,6 +49,12 @@ static const char usage_text[] =
     "  pilemix report OUTDIR [-o FILE]    one self-contained HTML page with plots (default\n"
     "                                     FILE: OUTDIR.report.html; - for stdout)\n"
     "  pilemix sample OUTDIR [options]    a few documents, chosen reproducibly, to eyeball\n"
+    "  pilemix subset OUTDIR (--fraction P | --bytes B) --into DIR\n"
+    "                                     a nested subset: the first P of the train order\n"
+    "                                     (or B bytes of train text), val and test whole\n"
+    "  pilemix canary [--secret S] [--count N] OUTDIR\n"
+    "                                     re-derive the canaries (output.canaries) from the\n"
+    "                                     secret (or $PILEMIX_CANARY_SECRET) and find them\n"
     "  pilemix --help | --version\n"
     "\n"
     "run options:\n"
@@ -234,6 +242,120 @@ static int cmd_sample(int argc, char **argv)
     return exit_status(rc);
 }
 
+static int cmd_subset(int argc, char **argv)
+{
+    pm_subset_opts_t o;
+    memset(&o, 0, sizeof o);
+    bool have_fraction = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(a, "--fraction") || !strcmp(a, "--bytes") || !strcmp(a, "--into");
+        if (takes && !val)
+            return usage_error("subset: %s needs a value", a);
+        if (!strcmp(a, "--fraction")) {
+            char *end;
+            o.fraction = strtod(val, &end);
+            if (*end || end == val || !(o.fraction > 0.0 && o.fraction <= 1.0))
+                return usage_error("subset: --fraction needs a number in (0, 1], got \"%s\"", val);
+            have_fraction = true;
+        } else if (!strcmp(a, "--bytes")) {
+            if (pm_size_parse(val, &o.bytes) < 0)
+                return usage_error("subset: --bytes: bad size \"%s\" (use e.g. 512M, 2GiB)", val);
+            o.by_bytes = true;
+        } else if (!strcmp(a, "--into")) {
+            o.into = val;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("subset: unknown option %s", a);
+        } else if (!o.src) {
+            o.src = a;
+        } else {
+            return usage_error("subset: unexpected argument %s", a);
+        }
+        i += takes;
+    }
+    if (!o.src || !o.into)
+        return usage_error("subset needs an OUTDIR and --into DIR%s", "");
+    if (have_fraction == o.by_bytes)
+        return usage_error("subset needs one of --fraction and --bytes%s", "");
+    pm_error_t err;
+    pm_error_clear(&err);
+    pm_subset_result_t r;
+    int rc = pm_subset_write(&o, &r, &err);
+    if (rc < 0) {
+        print_error("subset", &err, rc);
+        return exit_status(rc);
+    }
+    printf("pilemix: subset: %s: %u of %u train shards whole", o.into, r.whole_shards,
+           r.train_shards);
+    if (r.partial)
+        printf(" and %llu of %llu lines of the next", (unsigned long long)r.partial_lines,
+               (unsigned long long)r.partial_of);
+    printf(": %llu train documents, fraction %.6f; val and test whole\n",
+           (unsigned long long)r.train_docs, r.fraction);
+    return 0;
+}
+
+static int cmd_canary(int argc, char **argv)
+{
+    const char *dir = NULL, *secret = getenv("PILEMIX_CANARY_SECRET");
+    uint64_t count = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--secret") || !strcmp(a, "--count")) {
+            if (!val)
+                return usage_error("canary: %s needs a value", a);
+            if (!strcmp(a, "--secret")) {
+                secret = val;
+            } else {
+                int rc = parse_u64(a, val, &count);
+                if (rc)
+                    return rc;
+            }
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("canary: unknown option %s", a);
+        } else if (!dir) {
+            dir = a;
+        } else {
+            return usage_error("canary: unexpected argument %s", a);
+        }
+    }
+    if (!dir)
+        return usage_error("canary needs an OUTDIR%s", "");
+    if (!secret || !secret[0])
+        return usage_error("canary needs the secret: --secret S or PILEMIX_CANARY_SECRET%s", "");
+    if (count > PM_MAX_CANARIES)
+        return usage_error("canary: --count is at most %s", "100000");
+    pm_error_t err;
+    pm_error_clear(&err);
+    pm_canary_report_t r;
+    int rc = pm_canary_find(dir, secret, (uint32_t)count, &r, &err);
+    if (rc < 0) {
+        print_error("canary", &err, rc);
+        return exit_status(rc);
+    }
+    uint32_t absent = 0;
+    for (uint32_t i = 0; i < r.n; i++) {
+        const pm_canary_hit_t *h = &r.hits[i];
+        if (h->found)
+            printf("canary %u: found %s:%llu\n", h->index, h->shard_path,
+                   (unsigned long long)h->line);
+        else if (!h->in_dataset)
+            printf("canary %u: not in this subset (its place in %s is outside the subset)\n",
+                   h->index, h->shard_path);
+        else
+            printf("canary %u: missing (expected in %s)\n", h->index, h->shard_path);
+        absent += !h->in_dataset;
+    }
+    printf("pilemix: canary: %s: %u of %u canaries found", dir, r.found, r.n);
+    if (absent)
+        printf(" (%u outside this subset)", absent);
+    printf("\n");
+    bool all = r.found + absent == r.n;
+    pm_canary_report_free(&r);
+    return all ? 0 : 1;
+}
+
 static int parse_run(int argc, char **argv, pm_run_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -324,6 +446,10 @@ int main(int argc, char **argv)
         return cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample"))
         return cmd_sample(argc - 2, argv + 2);
+    if (!strcmp(cmd, "canary"))
+        return cmd_canary(argc - 2, argv + 2);
+    if (!strcmp(cmd, "subset"))
+        return cmd_subset(argc - 2, argv + 2);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "verify") || !strcmp(cmd, "reproduce")) {
         pm_run_opts_t opts;
         if (!strcmp(cmd, "run") && parse_run(argc - 2, argv + 2, &opts) != 0)

@@ -90,6 +90,12 @@ static void say(const char *fmt, const char *a, const char *b)
 static int rerun_config(const opts_t *o, json_t *m, char **text, pm_error_t *err)
 {
     const char *dir = o->outdir;
+    /* A subset's manifest carries its parent's config: rerunning that
+     * would make the parent, never this dataset. */
+    if (json_object_get(m, "subset"))
+        return pm_error_set(err, PM_EUSAGE, dir, 0,
+                            "a subset (pilemix subset) cannot be reproduced by a run: reproduce "
+                            "its parent, then take the same subset of it");
     json_t *cfg = json_deep_copy(json_object_get(m, "config"));
     json_t *output = json_object_get(cfg, "output");
     if (!json_is_object(output))

@@ -122,7 +122,7 @@ typedef struct run {
     pm_progress_t progress;
     pm_error_t *err; /* the run's error record, for poll_cb */
     bool aborted;    /* this rank stopped because another one failed */
-    double t_start, t_scatter, t_gather;
+    double t_start, t_scatter, t_gather, t_dedup;
     /* the gather's reading, summed over ranks on rank 0 for the summary:
      * emitted bytes, pread calls, bytes read, opens, most files open */
     uint64_t io[5];
@@ -843,6 +843,7 @@ typedef struct gather_ctx {
     pm_gather_in_t in;
     pm_gather_mem_t mem;             /* kept from file to file */
     uint64_t *comp_docs, *comp_dups; /* per component, for one file */
+    uint64_t *canary_lines;          /* per canary (output.canaries) */
 } gather_ctx_t;
 
 static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep, pm_error_t *err)
@@ -851,7 +852,8 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     size_t nc = r->cfg.n_components;
     memset(c->comp_docs, 0, nc * sizeof(uint64_t));
     memset(c->comp_dups, 0, nc * sizeof(uint64_t));
-    pm_gather_out_t out = {.comp_docs = c->comp_docs, .comp_dups = c->comp_dups};
+    pm_gather_out_t out = {
+        .comp_docs = c->comp_docs, .comp_dups = c->comp_dups, .canary_lines = c->canary_lines};
     PM_TRY(pm_gather_file(&c->in, file, &out, poll_cb, r, err));
     PM_TRY(pm_state_save_file_result(&r->job, file, &out, err));
     PM_TRY(pm_fault_hit("gather-file", file, err));
@@ -863,6 +865,140 @@ static int gather_item(run_t *r, void *ctx, uint32_t file, pm_item_report_t *rep
     pm_progress_item_done(&r->progress, size);
     *rep = (pm_item_report_t){0, file, (int64_t)size, 0};
     return 0;
+}
+
+/* ---- exact dedup (output.dedup): between scatter and gather ---- */
+
+typedef struct dedup_ctx {
+    pm_dedup_doc_t *docs;
+    size_t n, cap;
+    pm_tombstone_t *tombs;
+    size_t n_tombs, cap_tombs;
+    pm_error_t *err;
+} dedup_ctx_t;
+
+static int collect_digest(void *vctx, const pm_spill_rec_t *rec, const char *text, const char *meta)
+{
+    (void)meta;
+    dedup_ctx_t *c = vctx;
+    pm_dedup_payload_t pl;
+    if (rec->text_len != sizeof pl)
+        return pm_error_set(c->err, PM_EIO, NULL, 0, "damaged spill: a digest record of %u bytes",
+                            rec->text_len);
+    memcpy(&pl, text, sizeof pl);
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        pm_dedup_doc_t *d = realloc(c->docs, cap * sizeof *d);
+        if (!d)
+            return pm_error_nomem(c->err);
+        c->docs = d;
+        c->cap = cap;
+    }
+    c->docs[c->n++] =
+        (pm_dedup_doc_t){rec->key, pl.lo, pl.aux, rec->offset, rec->file, pl.member, pl.split};
+    return 0;
+}
+
+static int add_tomb(void *vctx, const pm_tombstone_t *t, pm_error_t *err)
+{
+    dedup_ctx_t *c = vctx;
+    if (c->n_tombs == c->cap_tombs) {
+        size_t cap = c->cap_tombs ? c->cap_tombs * 2 : 4096;
+        pm_tombstone_t *x = realloc(c->tombs, cap * sizeof *x);
+        if (!x)
+            return pm_error_nomem(err);
+        c->tombs = x;
+        c->cap_tombs = cap;
+    }
+    c->tombs[c->n_tombs++] = *t;
+    return 0;
+}
+
+/* One dedup bucket: its digests in passes over digest sub-ranges that fit
+ * the budget (a text's digests share the key, so a group never straddles
+ * two passes), the winners decided, the tombstones and counters saved. */
+static int dedup_item(run_t *r, void *ctx, uint32_t d, pm_item_report_t *rep, pm_error_t *err)
+{
+    dedup_ctx_t *c = ctx;
+    size_t nc = r->cfg.n_components;
+    uint64_t *words = calloc(pm_dedup_counts_words(nc) + 1, sizeof *words);
+    if (!words)
+        return pm_error_nomem(err);
+    pm_dedup_counts_t counts = {nc, words};
+    const pm_layout_t *l = &r->layout;
+    uint32_t b = l->train_shards * l->per_shard + l->val_buckets + l->test_buckets + d;
+    uint64_t lo, hi;
+    pm_key_range(l->dedup_buckets, d, &lo, &hi);
+    uint64_t budget = pm_job_bucket_budget(r->cfg.mem_per_rank);
+    uint64_t need = r->bucket_records[b] * (sizeof(pm_dedup_doc_t) + PM_DEDUP_REC_BYTES);
+    uint64_t passes = need / (budget ? budget : 1) + 1, span = hi - lo;
+    uint64_t step = passes == 1 ? 0 : span / passes + 1;
+    int rc = 0;
+    c->n_tombs = 0;
+    for (uint64_t p = 0; p < passes && rc == 0; p++) {
+        uint64_t sub_lo = lo, sub_hi = hi;
+        if (passes > 1) {
+            if (p * step > span)
+                break;
+            sub_lo = lo + p * step;
+            sub_hi = (hi - sub_lo < step - 1) ? hi : sub_lo + step - 1;
+        }
+        c->n = 0;
+        rc = pm_spill_set_visit(r->set, b, sub_lo, sub_hi, collect_digest, c, err);
+        if (rc == 0)
+            rc = pm_dedup_docs(&r->job, c->docs, c->n, &counts, add_tomb, c, err);
+        if (rc == 0)
+            rc = poll_cb(r, 0);
+    }
+    if (rc == 0)
+        rc = pm_dedup_save(&r->job, d, c->tombs, c->n_tombs, &counts, err);
+    free(words);
+    PM_TRY(rc);
+    PM_TRY(pm_fault_hit("dedup-bucket", d, err));
+    *rep = (pm_item_report_t){0, d, (int64_t)r->bucket_bytes[b], 0};
+    return 0;
+}
+
+static int dedup(run_t *r, pm_error_t *err)
+{
+    uint32_t nd = r->layout.dedup_buckets;
+    const pm_layout_t *l = &r->layout;
+    uint32_t base = l->train_shards * l->per_shard + l->val_buckets + l->test_buckets;
+    uint64_t *sizes = NULL, progress_bytes = 0;
+    bool *done = NULL;
+    int status = 0;
+    if (r->rank == 0) {
+        sizes = calloc(nd + 1, sizeof *sizes);
+        done = calloc(nd + 1, sizeof *done);
+        uint64_t *scratch = calloc(pm_dedup_counts_words(r->cfg.n_components) + 1, sizeof *scratch);
+        if (!sizes || !done || !scratch)
+            status = pm_error_nomem(err);
+        for (uint32_t d = 0; status == 0 && d < nd; d++) {
+            sizes[d] = r->bucket_bytes[base + d];
+            /* A resumed run keeps the dedup buckets whose results check. */
+            pm_dedup_counts_t cc = {r->cfg.n_components, scratch};
+            if (r->opts->resume)
+                status = pm_dedup_load_counts(&r->job, d, &cc, &done[d], err);
+            if (!done[d])
+                progress_bytes += sizes[d];
+        }
+        free(scratch);
+    }
+    dedup_ctx_t c = {.err = err};
+    phase_t ph = {.name = "dedup",
+                  .n_items = nd,
+                  .sizes = sizes,
+                  .skip = done,
+                  .progress_bytes = progress_bytes,
+                  .max_rejected = UINT64_MAX,
+                  .work = dedup_item,
+                  .ctx = &c};
+    int rc = work_phase(r, &ph, status, err);
+    free(c.docs);
+    free(c.tombs);
+    free(sizes);
+    free(done);
+    return rc;
 }
 
 static int gather(run_t *r, pm_error_t *err)
@@ -897,10 +1033,13 @@ static int gather(run_t *r, pm_error_t *err)
                              .zstd_workers = zstd_workers(r),
                              .cctx = ZSTD_createCCtx()},
                       .comp_docs = calloc(nc + 1, sizeof(uint64_t)),
-                      .comp_dups = calloc(nc + 1, sizeof(uint64_t))};
+                      .comp_dups = calloc(nc + 1, sizeof(uint64_t)),
+                      .canary_lines = calloc(r->job.canaries.n + 1, sizeof(uint64_t))};
     c.in.mem = &c.mem;
-    if (status == 0 && (!c.comp_docs || !c.comp_dups))
+    if (status == 0 && (!c.comp_docs || !c.comp_dups || !c.canary_lines))
         status = pm_error_nomem(err);
+    if (status == 0 && r->layout.dedup_buckets)
+        status = pm_tomb_index_open(&c.in.tombs, &r->job, err);
     phase_t ph = {.name = "gather",
                   .n_items = n_files,
                   .sizes = sizes,
@@ -912,6 +1051,8 @@ static int gather(run_t *r, pm_error_t *err)
     int rc = work_phase(r, &ph, status, err);
     free(c.comp_docs);
     free(c.comp_dups);
+    free(c.canary_lines);
+    pm_tomb_index_close(c.in.tombs);
     ZSTD_freeCCtx(c.in.cctx);
     pm_gather_mem_free(&c.mem);
     free(sizes);
@@ -931,10 +1072,19 @@ static int finish(run_t *r, pm_error_t *err)
                             "%llu bad records in the job, more than run.max_bad_records (%llu)",
                             (unsigned long long)all.rejected_total,
                             (unsigned long long)r->cfg.max_bad_records);
+    for (uint32_t d = 0; d < r->layout.dedup_buckets; d++) {
+        bool ok = false;
+        PM_TRY(pm_dedup_load_counts(&r->job, d, &r->totals.dedup, &ok, err));
+        if (!ok)
+            return pm_error_set(err, PM_EINTERNAL, NULL, 0, "dedup bucket %u has no result", d);
+    }
     PM_TRY(pm_totals_check(&r->job, &r->totals, err));
     bool has_rejects = false;
     pm_file_result_t rej;
     PM_TRY(pm_rejects_merge(&r->job, &has_rejects, &rej, err));
+    /* Before the manifest: a complete output has its canary list. */
+    if (r->job.canaries.n)
+        PM_TRY(pm_canary_list_write(&r->job, err));
     PM_TRY(pm_manifest_write(&r->job, &r->totals, has_rejects, &rej, &r->inputs, err));
     /* What the scatter counted is the census: cache it, so that plan --count
      * and a run with shares never read these files again. */
@@ -955,6 +1105,8 @@ static int finish(run_t *r, pm_error_t *err)
         printf("resumed: reused %llu of %zu scatter tasks and %llu of %u output files\n",
                (unsigned long long)*r->totals.tasks_reused, r->plan.n_files,
                (unsigned long long)*r->totals.files_reused, pm_layout_files(&r->layout));
+    if (r->layout.dedup_buckets)
+        printf("dedup: %.1f s over %u dedup buckets\n", r->t_dedup, r->layout.dedup_buckets);
     printf("time: %.1f s (scatter %.1f s, gather %.1f s) on %d rank%s; %llu gather passes over "
            "%u buckets\n",
            now - r->t_start, r->t_scatter, r->t_gather, r->size, r->size == 1 ? "" : "s",
@@ -1070,6 +1222,13 @@ int pm_run(const pm_run_opts_t *opts)
     rc = check_inputs(&r, &err);
     if (rc < 0)
         goto done;
+    if (r.layout.dedup_buckets) {
+        t0 = pm_now();
+        rc = dedup(&r, &err);
+        r.t_dedup = pm_now() - t0;
+        if (rc < 0)
+            goto done;
+    }
     t0 = pm_now();
     rc = gather(&r, &err);
     r.t_gather = pm_now() - t0;

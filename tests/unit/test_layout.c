@@ -92,6 +92,7 @@ static void random_layout(uint64_t *s, pm_layout_t *l)
     l->per_shard = 1 + (uint32_t)(pm_test_rand(s) % 40);
     l->val_buckets = 1 + (uint32_t)(pm_test_rand(s) % 17);
     l->test_buckets = 1 + (uint32_t)(pm_test_rand(s) % 17);
+    l->dedup_buckets = 0; /* the files own every bucket; dedup buckets come after */
 }
 
 START_TEST(test_bucket_matches_shard)
@@ -101,9 +102,9 @@ START_TEST(test_bucket_matches_shard)
         pm_layout_t l;
         random_layout(&s, &l);
         if (round == 0)
-            l = (pm_layout_t){30, 65536, 3, 3};
+            l = (pm_layout_t){30, 65536, 3, 3, 0};
         if (round == 1)
-            l = (pm_layout_t){100000, 671, 1, 1};
+            l = (pm_layout_t){100000, 671, 1, 1, 0};
         uint32_t train = l.train_shards * l.per_shard;
         ck_assert_uint_eq(pm_layout_total_buckets(&l), train + l.val_buckets + l.test_buckets);
         ck_assert_uint_eq(pm_layout_files(&l), l.train_shards + 2);

@@ -113,7 +113,7 @@ static void mfx_init(mfx_t *x)
     ck_assert_msg(rc == 0, "%s", err.msg);
     rc = pm_plan_build(&x->plan, &x->cfg, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    x->layout = (pm_layout_t){2, 3, 2, 1};
+    x->layout = (pm_layout_t){2, 3, 2, 1, 0};
     rc = pm_job_init(&x->job, &x->cfg, &x->plan, &x->layout, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_int_eq(pm_mkdir_p(x->cfg.out_dir, &err), 0);

@@ -43,7 +43,7 @@ static void load(sfx_t *x, uint64_t seed)
     ck_assert_msg(rc == 0, "%s", err.msg);
     rc = pm_plan_build(&x->plan, &x->cfg, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    x->layout = (pm_layout_t){2, 3, 2, 1};
+    x->layout = (pm_layout_t){2, 3, 2, 1, 0};
 }
 
 static void unload(sfx_t *x)
@@ -162,7 +162,7 @@ START_TEST(test_resume_uses_saved_layout)
     sfx_init(&x);
     pm_error_t err;
     ck_assert_int_eq(prepare(&x, false, false, &err), 0);
-    x.layout = (pm_layout_t){2, 77, 5, 6};
+    x.layout = (pm_layout_t){2, 77, 5, 6, 0};
     ck_assert_int_eq(prepare(&x, true, false, &err), 0);
     ck_assert_uint_eq(x.layout.train_shards, 2);
     ck_assert_uint_eq(x.layout.per_shard, 3);

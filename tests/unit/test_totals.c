@@ -22,7 +22,7 @@ static void setup(fixture_t *f)
     f->cfg.n_components = 2;
     f->cfg.train_shards = 2;
     f->cfg.work_dir = (char *)"/nonexistent/work";
-    pm_layout_t layout = {2, 1, 1, 1};
+    pm_layout_t layout = {2, 1, 1, 1, 0};
     ck_assert_int_eq(pm_job_init(&f->job, &f->cfg, &f->plan, &layout, NULL), 0);
     ck_assert_int_eq(pm_totals_init(&f->t, 2, pm_layout_files(&layout)), 0);
     /* Alpha: 10 read = 1 rejected + 1 empty + 6 train + 1 val + 1 test;
