@@ -15,22 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void say_error(int rank, int rc, pm_error_t *err)
-{
-    PM_ERROR_CHECK(err, rc);
-    if (rc == PM_EINTR)
-        return;
-    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
-    pm_error_format(err, line, sizeof line);
-    if (rank == 0 && !pm_peers_multihost()) {
-        fprintf(stderr, "pilemix: error: %s\n", line);
-    } else {
-        char who[MPI_MAX_PROCESSOR_NAME + 32];
-        pm_peers_name(rank, who, sizeof who);
-        fprintf(stderr, "pilemix: error (%s): %s\n", who, line);
-    }
-    fflush(stderr);
-}
+static void say_error(int rank, int rc, pm_error_t *err) { pm_peers_report(rank, rc, err); }
 
 typedef struct count_ctx {
     int rank;

@@ -2,6 +2,8 @@
 
 #include "progress.h"
 
+#include "pilemix/error.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,4 +261,21 @@ void pm_peers_name(int rank, char *out, size_t size)
         snprintf(out, size, "rank %d on host %s", rank, pm_peers_host(rank));
     else
         snprintf(out, size, "rank %d", rank);
+}
+
+void pm_peers_report(int rank, int rc, pm_error_t *err)
+{
+    PM_ERROR_CHECK(err, rc);
+    if (rc == PM_EINTR)
+        return;
+    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
+    pm_error_format(err, line, sizeof line);
+    if (rank == 0 && !pm_peers_multihost()) {
+        fprintf(stderr, "pilemix: error: %s\n", line);
+    } else {
+        char who[MPI_MAX_PROCESSOR_NAME + 32];
+        pm_peers_name(rank, who, sizeof who);
+        fprintf(stderr, "pilemix: error (%s): %s\n", who, line);
+    }
+    fflush(stderr);
 }

@@ -80,6 +80,13 @@ void pm_mpi_wait(MPI_Request *req);
 /* The same, keeping the completed request's status. */
 void pm_mpi_wait_status(MPI_Request *req, MPI_Status *status);
 
+/* Print this rank's error (rc is the code the failing call returned, and
+ * err must be filled: PM_ERROR_CHECK holds it to that). An interruption
+ * prints nothing (rank 0 gives the hint once); on a multi-host run every
+ * error names its rank and host. Shared by run, plan --count, reproduce. */
+struct pm_error;
+void pm_peers_report(int rank, int rc, struct pm_error *err);
+
 /* Host name of rank (valid after pm_peers_init). */
 const char *pm_peers_host(int rank);
 

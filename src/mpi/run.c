@@ -36,22 +36,7 @@
  * PM_ERROR_CHECK holds it to having filled err. An interruption is no
  * error: rank 0 prints the hint once, at the end. On a multi-host run every
  * error names its rank and host. */
-static void report(int rank, int rc, pm_error_t *err)
-{
-    PM_ERROR_CHECK(err, rc);
-    if (rc == PM_EINTR)
-        return;
-    char line[PM_ERROR_FILE_MAX + PM_ERROR_MSG_MAX + 64];
-    pm_error_format(err, line, sizeof line);
-    if (rank == 0 && !pm_peers_multihost()) {
-        fprintf(stderr, "pilemix: error: %s\n", line);
-    } else {
-        char who[MPI_MAX_PROCESSOR_NAME + 32];
-        pm_peers_name(rank, who, sizeof who);
-        fprintf(stderr, "pilemix: error (%s): %s\n", who, line);
-    }
-    fflush(stderr);
-}
+static void report(int rank, int rc, pm_error_t *err) { pm_peers_report(rank, rc, err); }
 
 /* This rank stops because another one failed (and said why): code is the
  * status the ranks agreed on. */
