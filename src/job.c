@@ -5,6 +5,7 @@
 #include "pilemix/format.h"
 #include "pilemix/fsutil.h"
 #include "pilemix/record.h"
+#include "pilemix/source.h"
 #include "pilemix/spill.h"
 
 #include <errno.h>
@@ -334,8 +335,8 @@ int pm_job_identity_path(const pm_job_t *job, uint32_t file, uint32_t member, pm
 
 /* ---- space estimate ---- */
 
-#define SAMPLE_IN (1u << 20)     /* file bytes read per sampled file */
-#define SAMPLE_OUT (2u << 20)    /* uncompressed bytes looked at */
+#define SAMPLE_OUT (2u << 20)    /* uncompressed bytes looked at per sampled file */
+#define SAMPLE_MAX (32u << 20)   /* at most, to see a chunk boundary of the compressed bytes */
 #define SAMPLE_ZSTD (128u << 10) /* output bytes compressed to find the ratio */
 #define SAMPLE_FILES 1000
 /* A spill record's header; the gather's output line around a text: {"text":
@@ -355,68 +356,100 @@ typedef struct sample {
 /* The first bytes of a file: how it decompresses, and what its lines turn
  * into in the spill and in the output. A file that does not read or parse
  * here is left to the run to report: the sample just does not count. */
+/* One sampled document: what it costs in the spill and in the output. */
+static void sample_doc(const pm_config_t *cfg, const char *name, const char *text, size_t tl,
+                       const char *meta, size_t ml, pm_buf_t *line_out, pm_buf_t *zs, double *spill,
+                       double *outb, double *docs)
+{
+    size_t m = cfg->keep_meta ? ml : 0;
+    *spill += SPILL_HEADER + (double)tl + (double)m;
+    (*docs)++;
+    pm_buf_reset(line_out);
+    if (pm_json_escape(line_out, text, tl) == 0)
+        *outb += (double)line_out->len + LINE_FRAME + strlen(name) + (m ? m + 2 : 0);
+    if (zs->len < SAMPLE_ZSTD) { /* output-like bytes for the ratio */
+        pm_buf_append(zs, line_out->data, line_out->len);
+        if (m)
+            pm_buf_append(zs, meta, m);
+    }
+}
+
+/* The first documents of a file, read through the document source as the
+ * scatter reads them (every format: gzip, archives, JSON arrays, texts), up
+ * to SAMPLE_OUT uncompressed bytes: how the file decompresses, and what its
+ * documents turn into in the spill and in the output. A file that does not
+ * read or parse here is left to the run to report: the sample just does not
+ * count. */
 static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample_t *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    const pm_component_cfg_t *cc = &cfg->components[f->component];
+    pm_record_keys_t keys = {
+        cc->text_key ? cc->text_key : "text", cc->text_key ? strlen(cc->text_key) : 4,
+        cc->meta_key ? cc->meta_key : "meta", cc->meta_key ? strlen(cc->meta_key) : 4};
+    /* A document longer than the sample is looked at as its first part. */
+    pm_source_opts_t so = {SAMPLE_OUT, f->relpath, cc->exclude, cc->n_exclude, false};
+    pm_source_t *src = NULL;
+    pm_error_t ignored;
+    if (pm_source_open(&src, f->path, f->path, f->format, &so, &ignored) < 0)
         return;
-    char *in = malloc(SAMPLE_IN), *unc = malloc(SAMPLE_OUT);
     pm_buf_t line_out, zs;
     pm_buf_init(&line_out);
     pm_buf_init(&zs);
     pm_record_t rec;
     pm_record_init(&rec);
-    ssize_t n = in && unc ? pread(fd, in, SAMPLE_IN, 0) : -1;
-    close(fd);
-    size_t consumed = 0, produced = 0;
-    if (n > 0 && f->format == PM_FORMAT_JSONL_ZST) {
-        ZSTD_DCtx *d = ZSTD_createDCtx();
-        ZSTD_inBuffer zin = {in, (size_t)n, 0};
-        ZSTD_outBuffer zout = {unc, SAMPLE_OUT, 0};
-        while (d && zout.pos < zout.size && zin.pos < zin.size) {
-            size_t r = ZSTD_decompressStream(d, &zout, &zin);
-            if (ZSTD_isError(r))
-                break;
+    double produced = 0, spill = 0, outb = 0, docs = 0;
+    const char *name = cc->name;
+    pm_doc_t doc;
+    bool whole = false;
+    /* The source reads its file in chunks of compressed bytes: the ratio is
+     * taken when a chunk is fetched (everything before it was decoded into
+     * the documents seen so far), the first such moment past SAMPLE_OUT. */
+    double snap_in = 0, snap_out = 0;
+    while (produced < SAMPLE_MAX && (produced < SAMPLE_OUT || snap_in == 0)) {
+        uint64_t before = pm_source_bytes_in(src);
+        int rc = pm_source_next(src, &doc, &ignored);
+        if (rc <= 0) {
+            whole = rc == 0;
+            break;
         }
-        ZSTD_freeDCtx(d);
-        consumed = zin.pos;
-        produced = zout.pos;
-    } else if (n > 0) {
-        consumed = produced = (size_t)n;
-        memcpy(unc, in, (size_t)n);
-    }
-    /* Whole lines only. */
-    size_t end = produced;
-    while (end > 0 && unc[end - 1] != '\n')
-        end--;
-    if (end == 0 && produced > 0 && consumed == (size_t)f->size)
-        end = produced; /* a last line without newline */
-    double spill = 0, outb = 0, docs = 0;
-    const char *name = cfg->components[f->component].name;
-    for (size_t p = 0; p < end;) {
-        const char *nl = memchr(unc + p, '\n', end - p);
-        size_t len = nl ? (size_t)(nl - (unc + p)) : end - p;
-        if (len > 0 && pm_record_parse(&rec, unc + p, len) == PM_REC_OK && rec.text.len > 0) {
-            size_t meta = cfg->keep_meta ? rec.meta.len : 0;
-            spill += SPILL_HEADER + (double)rec.text.len + (double)meta;
+        if (pm_source_bytes_in(src) > before && before > 0 && produced > 0) {
+            snap_in = (double)before;
+            snap_out = produced;
+        }
+        const pm_line_t *l = &doc.line;
+        /* A cut document counts at its full length, as the run reads it. */
+        size_t full = l->too_long && l->full_len > l->len ? l->full_len : l->len;
+        produced += (double)full + (doc.kind == PM_DOC_TEXT ? 0 : 1);
+        if (l->too_long && full <= cfg->max_record_bytes) {
+            /* Longer than the sample looks, but a document to the run: its
+             * bytes as text (the JSON around a long text is negligible). */
+            spill += SPILL_HEADER + (double)full;
+            outb += (double)full + LINE_FRAME + strlen(name);
             docs++;
-            pm_buf_reset(&line_out);
-            if (pm_json_escape(&line_out, rec.text.data, rec.text.len) == 0)
-                outb += (double)line_out.len + LINE_FRAME + strlen(name) + (meta ? meta + 2 : 0);
-            if (zs.len < SAMPLE_ZSTD) { /* output-like bytes for the ratio */
-                pm_buf_append(&zs, line_out.data, line_out.len);
-                if (meta)
-                    pm_buf_append(&zs, rec.meta.data, meta);
-            }
         }
-        p += len + 1;
+        if (l->len == 0 || l->too_long)
+            continue;
+        if (doc.kind == PM_DOC_TEXT)
+            sample_doc(cfg, name, l->data, l->len, NULL, 0, &line_out, &zs, &spill, &outb, &docs);
+        else if (pm_record_parse_keys(&rec, l->data, l->len, &keys) == PM_REC_OK &&
+                 rec.text.len > 0)
+            sample_doc(cfg, name, rec.text.data, rec.text.len, rec.meta.data, rec.meta.len,
+                       &line_out, &zs, &spill, &outb, &docs);
     }
-    if (consumed > 0 && end > 0) {
-        out->unc_per_byte = (double)produced / (double)consumed;
-        out->spill_per_unc = spill / (double)end;
-        out->docs_per_unc = docs / (double)end;
-        out->out_per_unc = outb / (double)end;
+    double unc_per_byte = 0;
+    if (whole && f->size > 0)
+        unc_per_byte = produced / (double)f->size; /* the whole file: exact */
+    else if (snap_in > 0)
+        unc_per_byte = snap_out / snap_in;
+    else if (pm_source_bytes_in(src) > 0) /* one chunk only: a lower bound */
+        unc_per_byte = produced / (double)pm_source_bytes_in(src);
+    pm_source_close(src);
+    if (unc_per_byte > 0 && produced > 0) {
+        out->unc_per_byte = unc_per_byte;
+        out->spill_per_unc = spill / produced;
+        out->docs_per_unc = docs / produced;
+        out->out_per_unc = outb / produced;
         out->zst_per_out = 0.3;
         if (zs.len > 0) {
             size_t cap = ZSTD_compressBound(zs.len);
@@ -431,8 +464,6 @@ static void sample_file(const pm_config_t *cfg, const pm_input_file_t *f, sample
     pm_record_free(&rec);
     pm_buf_free(&line_out);
     pm_buf_free(&zs);
-    free(in);
-    free(unc);
 }
 
 int pm_job_estimate_space(const pm_config_t *cfg, const pm_plan_t *plan, pm_job_space_t *sp,

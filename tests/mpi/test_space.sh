@@ -18,11 +18,18 @@ within() { # EST ACTUAL PERCENT
     awk -v e="$1" -v a="$2" -v p="$3" 'BEGIN { d = e - a; if (d < 0) d = -d; exit !(a > 0 && d <= a * p / 100) }'
 }
 
-for case in "demo 21 8M" "small 22 6M" "large 23 12M"; do
+# small-gz: the small corpus as .jsonl.gz (gzip -6), the sample read
+# through the same document source as the run (every format, not only zstd).
+for case in "demo 21 8M" "small 22 6M" "large 23 12M" "small-gz 24 12M"; do
     set -- $case
     profile=$1 seed=$2 size=$3
     rm -rf "$T/data" "$T/out" "$T/out.work"
-    "$GENCORPUS" --out "$T/data" --seed "$seed" --size "$size" --profile "$profile" >/dev/null
+    "$GENCORPUS" --out "$T/data" --seed "$seed" --size "$size" --profile "${profile%-gz}" >/dev/null
+    if [ "$profile" != "${profile%-gz}" ]; then
+        find "$T/data" -name '*.jsonl.zst' | while read -r z; do
+            zstd -qdc -- "$z" | gzip -6 >"${z%.zst}.gz" && rm -f -- "$z"
+        done
+    fi
     comps=""
     for d in "$T/data"/*/; do
         [ -d "$d" ] || continue
