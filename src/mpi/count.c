@@ -42,15 +42,6 @@ static int poll_cb(void *ctx, uint64_t bytes)
     return 0;
 }
 
-static const uint64_t *sort_sizes;
-static int by_size_desc(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (sort_sizes[x] != sort_sizes[y])
-        return sort_sizes[x] > sort_sizes[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
 int pm_count_census(const pm_config_t *cfg, const pm_plan_t *plan, pm_census_t *census,
                     double progress_secs, pm_count_stats_t *stats, pm_error_t *err)
 {
@@ -85,8 +76,7 @@ int pm_count_census(const pm_config_t *cfg, const pm_plan_t *plan, pm_census_t *
                 to_read += plan->files[i].size;
             }
         }
-        sort_sizes = sizes;
-        qsort(queue, n_queue, sizeof *queue, by_size_desc);
+        pm_dispatch_sort_by_size(queue, n_queue, sizes);
         stats->cached = hits;
         stats->counted = n_queue;
         stats->bytes_read = to_read;

@@ -4,6 +4,7 @@
 #include "peers.h"
 #include "pilemix/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -154,4 +155,19 @@ int pm_dispatch_finish(pm_dispatch_t *d, int my_status)
         pm_dispatch_next(d, &r, &item);
     }
     return pm_mpi_agree(my_status, d->comm);
+}
+
+static int by_size_desc(const void *a, const void *b, void *ctx)
+{
+    const uint64_t *sizes = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (sizes[x] != sizes[y])
+        return sizes[x] > sizes[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+void pm_dispatch_sort_by_size(uint32_t *queue, size_t n, const uint64_t *sizes)
+{
+    if (n > 1)
+        qsort_r(queue, n, sizeof *queue, by_size_desc, (void *)sizes);
 }

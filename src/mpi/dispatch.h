@@ -44,6 +44,10 @@ typedef struct pm_dispatch {
     bool told_done;
 } pm_dispatch_t;
 
+/* Order a queue of items by sizes[item], largest first (ties by item, so
+ * the order is stable): the longest work starts first. */
+void pm_dispatch_sort_by_size(uint32_t *queue, size_t n, const uint64_t *sizes);
+
 /* Collective. queue is read on rank 0 only. */
 void pm_dispatch_begin(pm_dispatch_t *d, MPI_Comm comm, const uint32_t *queue, size_t n_queue,
                        uint64_t max_rejected);

@@ -404,16 +404,6 @@ static int poll_cb(void *ctx, uint64_t bytes_in_item)
 
 /* ---- the two work phases ---- */
 
-/* Order by size, largest first (ties by index, so the queue is stable). */
-static const uint64_t *sort_sizes;
-static int by_size_desc(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (sort_sizes[x] != sort_sizes[y])
-        return sort_sizes[x] > sort_sizes[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
 static uint32_t *make_queue(const uint64_t *sizes, const bool *skip, size_t n, size_t *n_queue)
 {
     uint32_t *q = malloc((n + 1) * sizeof *q);
@@ -423,8 +413,7 @@ static uint32_t *make_queue(const uint64_t *sizes, const bool *skip, size_t n, s
     for (size_t i = 0; i < n; i++)
         if (!skip || !skip[i])
             q[k++] = (uint32_t)i;
-    sort_sizes = sizes;
-    qsort(q, k, sizeof *q, by_size_desc);
+    pm_dispatch_sort_by_size(q, k, sizes);
     *n_queue = k;
     return q;
 }
